@@ -1,0 +1,1 @@
+"""Training Loop Lab engine: data, models, the training loop, failure variants, diagnosis."""

@@ -1,0 +1,176 @@
+"""One frozen, hashable description of a training run, validated in one place."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, fields
+from typing import Any
+
+DATASETS = ("digits", "mnist", "fashion_mnist", "line", "moons", "circles", "spirals")
+MODELS = ("mlp", "cnn", "linear")
+ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu")
+INITS = ("default", "xavier", "kaiming", "zeros")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
+SCHEDULES = ("constant", "step", "cosine", "warmup_cosine")
+LOSSES = ("cross_entropy", "mse")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+# Bounds sized for one shared 2-core server: no single setting may ask for hours of work.
+NUMERIC_BOUNDS: dict[str, tuple[float, float]] = {
+    "epochs": (1, 200),
+    "batch_size": (1, 4096),
+    "lr": (1e-8, 100.0),
+    "momentum": (0.0, 0.999),
+    "weight_decay": (0.0, 1.0),
+    "dropout": (0.0, 0.9),
+    "seed": (0, 2**31 - 1),
+    "subset": (1, 60_000),
+    "label_noise": (0.0, 1.0),
+    "grad_clip": (1e-4, 1e3),
+    "threads": (1, 16),
+}
+MAX_HIDDEN_LAYERS = 16
+MAX_WIDTH = 1024
+
+
+class ConfigError(ValueError):
+    """A setting is out of range; the message names the field, the value and what is allowed."""
+
+    def __init__(self, field_name: str, value: object, allowed: str) -> None:
+        self.field_name = field_name
+        self.value = value
+        self.allowed = allowed
+        super().__init__(f"{field_name} = {value!r} is not allowed: expected {allowed}")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that decides a run's numbers. Equal configs give equal curves."""
+
+    dataset: str = "digits"
+    model: str = "mlp"
+    hidden: tuple[int, ...] = (128, 64)
+    activation: str = "relu"
+    dropout: float = 0.0
+    batch_norm: bool = False
+    init: str = "default"
+    optimizer: str = "adam"
+    lr: float = 1e-3
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    schedule: str = "constant"
+    loss: str = "cross_entropy"
+    grad_clip: float | None = None
+    batch_size: int = 32
+    epochs: int = 20
+    seed: int = 42
+    shuffle: bool = True
+    class_sorted: bool = False
+    subset: int | None = None
+    label_noise: float = 0.0
+    normalize: bool = True
+    one_hot_labels: bool = False
+    variant: str | None = None
+    device: str = "auto"
+    threads: int = 1
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    def replace(self, **changes: Any) -> RunConfig:
+        """A copy with some fields changed (validated again)."""
+        return dataclasses.replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-ready settings (tuples become lists)."""
+        out = dataclasses.asdict(self)
+        out["hidden"] = list(self.hidden)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> RunConfig:
+        """Rebuild a config from `to_dict` output; unknown keys raise ConfigError."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ConfigError(unknown[0], data[unknown[0]], f"one of the fields {sorted(known)}")
+        values = dict(data)
+        if "hidden" in values:
+            values["hidden"] = tuple(values["hidden"])
+        return cls(**values)
+
+    def key(self) -> str:
+        """A stable text key for caches shared between sessions."""
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+def default_config(dataset: str = "digits", **changes: Any) -> RunConfig:
+    """The healthy baseline for a dataset: MLP (128, 64), Adam 1e-3, seed 42.
+
+    Batch 32 on the small embedded sets, 64 on 28x28 images; the line dataset
+    gets linear regression with mean squared error and plain SGD.
+    """
+    base: dict[str, Any] = {"dataset": dataset}
+    if dataset in ("mnist", "fashion_mnist"):
+        base.update(batch_size=64, epochs=3)
+    elif dataset == "line":
+        base.update(model="linear", loss="mse", optimizer="sgd", lr=0.1, epochs=30, hidden=())
+    elif dataset in ("moons", "circles", "spirals"):
+        base.update(hidden=(64, 64), epochs=40)
+    base.update(changes)
+    return RunConfig(**base)
+
+
+def _check_choice(name: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ConfigError(name, value, "one of " + ", ".join(choices))
+
+
+def _check_number(name: str, value: object, integer: bool) -> None:
+    low, high = NUMERIC_BOUNDS[name]
+    kind = "an integer" if integer else "a number"
+    ok_type = isinstance(value, int) if integer else isinstance(value, (int, float))
+    if isinstance(value, bool) or not ok_type:
+        raise ConfigError(name, value, f"{kind} from {low:g} to {high:g}")
+    if not low <= value <= high:  # also rejects nan
+        raise ConfigError(name, value, f"{kind} from {low:g} to {high:g}")
+
+
+def validate(config: RunConfig) -> None:
+    """Raise ConfigError for the first setting outside its allowed range."""
+    for name, choices in (
+        ("dataset", DATASETS),
+        ("model", MODELS),
+        ("activation", ACTIVATIONS),
+        ("init", INITS),
+        ("optimizer", OPTIMIZERS),
+        ("schedule", SCHEDULES),
+        ("loss", LOSSES),
+        ("device", DEVICES),
+    ):
+        _check_choice(name, getattr(config, name), choices)
+    for name in ("epochs", "batch_size", "seed", "threads"):
+        _check_number(name, getattr(config, name), integer=True)
+    for name in ("lr", "momentum", "weight_decay", "dropout", "label_noise"):
+        _check_number(name, getattr(config, name), integer=False)
+    if config.subset is not None:
+        _check_number("subset", config.subset, integer=True)
+    if config.grad_clip is not None:
+        _check_number("grad_clip", config.grad_clip, integer=False)
+    _check_hidden(config.hidden)
+    for name in ("batch_norm", "shuffle", "class_sorted", "normalize", "one_hot_labels"):
+        if not isinstance(getattr(config, name), bool):
+            raise ConfigError(name, getattr(config, name), "true or false")
+    if (config.dataset == "line") != (config.model == "linear"):
+        allowed = "linear for the line dataset" if config.dataset == "line" else "mlp or cnn"
+        raise ConfigError("model", config.model, allowed)
+
+
+def _check_hidden(hidden: object) -> None:
+    allowed = f"up to {MAX_HIDDEN_LAYERS} layer widths, each from 1 to {MAX_WIDTH}"
+    if not isinstance(hidden, tuple) or len(hidden) > MAX_HIDDEN_LAYERS:
+        raise ConfigError("hidden", hidden, allowed)
+    for width in hidden:
+        if isinstance(width, bool) or not isinstance(width, int) or not 1 <= width <= MAX_WIDTH:
+            raise ConfigError("hidden", hidden, allowed)

@@ -1,0 +1,320 @@
+"""Datasets as tensors: load once, split by seed, standardise with train statistics only.
+
+Batches come from a real `torch.utils.data.DataLoader`, but instead of building each
+example through a per-sample transform, the dataset is indexed with a whole list of
+indices at once (`dataset[[3, 17, 42, ...]]` returns one batch). That keeps shuffling and
+the DataLoader interface while skipping the per-sample work that dominates a
+conventional tutorial loop.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from torch import Tensor
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+
+from engine.config import RunConfig
+
+EMBEDDED = "digits"
+IMAGE_SETS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
+VAL_FRACTION = 0.15
+TEST_FRACTION = 0.15
+
+
+class DataUnavailableError(RuntimeError):
+    """A dataset could not be loaded; the message names the embedded fallback."""
+
+
+@dataclass(frozen=True)
+class Split:
+    """Inputs and loss targets of one split (train, val or test)."""
+
+    inputs: Tensor
+    targets: Tensor
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    @property
+    def labels(self) -> Tensor:
+        """Integer class labels, whether targets are indices or one-hot rows."""
+        return self.targets.argmax(dim=1) if self.targets.dim() == 2 else self.targets
+
+
+@dataclass(frozen=True)
+class DataBundle:
+    """The three splits of a dataset plus what a model needs to know about it."""
+
+    name: str
+    task: str  # "classification" or "regression"
+    train: Split
+    val: Split
+    test: Split
+    n_classes: int  # 0 for regression
+    input_shape: tuple[int, ...]  # one example, e.g. (1, 8, 8)
+
+
+@dataclass(frozen=True)
+class _Raw:
+    """A whole dataset before splitting; image sets carry their official test split."""
+
+    inputs: Tensor
+    targets: Tensor
+    test_inputs: Tensor | None
+    test_targets: Tensor | None
+    task: str
+    n_classes: int
+    per_feature_stats: bool
+
+
+def load_data(config: RunConfig, data_dir: str | os.PathLike[str] | None = None) -> DataBundle:
+    """Build the train/val/test splits a run trains on.
+
+    The split depends only on the dataset and seed, so a baseline and its broken
+    variants see the same examples. Training-set options (subset, label noise,
+    class-sorted order, one-hot targets) are applied on top.
+    Raises DataUnavailableError when a downloadable set is not on disk.
+    """
+    bundle = _split_and_standardise(config.dataset, config.seed, _dir_key(data_dir),
+                                    config.normalize)
+    train = bundle.train
+    if config.subset is not None and config.subset < len(train):
+        train = Split(train.inputs[: config.subset], train.targets[: config.subset])
+    if config.label_noise > 0 and bundle.task == "classification":
+        train = _add_label_noise(train, config.label_noise, bundle.n_classes, config.seed)
+    if config.class_sorted and bundle.task == "classification":
+        order = torch.sort(train.targets, stable=True).indices
+        train = Split(train.inputs[order], train.targets[order])
+    needs_one_hot = config.one_hot_labels or config.loss == "mse"
+    if needs_one_hot and bundle.task == "classification":
+        train, val, test = (_one_hot(s, bundle.n_classes) for s in (train, bundle.val, bundle.test))
+        return DataBundle(bundle.name, bundle.task, train, val, test, bundle.n_classes,
+                          bundle.input_shape)
+    return DataBundle(bundle.name, bundle.task, train, bundle.val, bundle.test,
+                      bundle.n_classes, bundle.input_shape)
+
+
+class BatchDataset(Dataset[tuple[Tensor, Tensor]]):
+    """A map-style dataset whose index is a list of positions and whose item is a batch."""
+
+    def __init__(self, split: Split) -> None:
+        self.inputs = split.inputs
+        self.targets = split.targets
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: Sequence[int] | Tensor) -> tuple[Tensor, Tensor]:
+        positions = torch.as_tensor(index)
+        return self.inputs[positions], self.targets[positions]
+
+
+def make_loader(split: Split, batch_size: int, shuffle: bool,
+                generator: torch.Generator | None = None) -> DataLoader:
+    """A DataLoader yielding (inputs, targets) batches; `shuffle` reorders every epoch."""
+    dataset = BatchDataset(split)
+    order = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
+    batches = BatchSampler(order, batch_size=batch_size, drop_last=False)
+    # batch_size=None: the sampler already yields whole batches of indices.
+    return DataLoader(dataset, sampler=batches, batch_size=None)
+
+
+def iterate_in_chunks(split: Split, chunk: int = 8192) -> Iterator[tuple[Tensor, Tensor]]:
+    """Walk a split in large slices, for evaluation without gradients."""
+    for start in range(0, len(split), chunk):
+        yield split.inputs[start:start + chunk], split.targets[start:start + chunk]
+
+
+def _dir_key(data_dir: str | os.PathLike[str] | None) -> str:
+    return str(Path(data_dir).expanduser().resolve()) if data_dir else ""
+
+
+@functools.lru_cache(maxsize=6)
+def _split_and_standardise(name: str, seed: int, data_dir: str, normalize: bool) -> DataBundle:
+    raw = _load_raw(name, data_dir, seed)
+    train_idx, val_idx, test_idx = _split_indices(raw, seed)
+    inputs = raw.inputs
+    train_x = inputs[train_idx]
+    if raw.test_inputs is not None:
+        test_x, test_y = raw.test_inputs, raw.test_targets
+    else:
+        test_x, test_y = inputs[test_idx], raw.targets[test_idx]
+    assert test_y is not None
+    val_x = inputs[val_idx]
+    if normalize:
+        mean, std = _train_statistics(train_x, raw.per_feature_stats)
+        train_x, val_x, test_x = ((x - mean) / std for x in (train_x, val_x, test_x))
+    return DataBundle(
+        name=name,
+        task=raw.task,
+        train=Split(train_x, raw.targets[train_idx]),
+        val=Split(val_x, raw.targets[val_idx]),
+        test=Split(test_x, test_y),
+        n_classes=raw.n_classes,
+        input_shape=tuple(inputs.shape[1:]),
+    )
+
+
+def _train_statistics(train_x: Tensor, per_feature: bool) -> tuple[Tensor, Tensor]:
+    if per_feature:
+        mean, std = train_x.mean(dim=0), train_x.std(dim=0)
+    else:
+        mean, std = train_x.mean(), train_x.std()
+    # A pixel that never changes in training (a digit's blank border) has std 0.
+    return mean, torch.where(std > 1e-6, std, torch.ones_like(std))
+
+
+def _split_indices(raw: _Raw, seed: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Stratified random split: each class is shuffled and cut in the same proportions."""
+    generator = torch.Generator().manual_seed(seed)
+    n = len(raw.targets)
+    has_test = raw.test_inputs is None
+    groups = [torch.arange(n)] if raw.task == "regression" else [
+        torch.nonzero(raw.targets == k).flatten() for k in range(raw.n_classes)]
+    parts: tuple[list[Tensor], list[Tensor], list[Tensor]] = ([], [], [])
+    for group in groups:
+        group = group[torch.randperm(len(group), generator=generator)]
+        n_val = round(len(group) * VAL_FRACTION)
+        n_test = round(len(group) * TEST_FRACTION) if has_test else 0
+        parts[1].append(group[:n_val])
+        parts[2].append(group[n_val:n_val + n_test])
+        parts[0].append(group[n_val + n_test:])
+    train, val, test = (torch.cat(p) for p in parts)
+    # Interleave classes so that "the first N examples" is a fair random subset.
+    train = train[torch.randperm(len(train), generator=generator)]
+    return train, val, test
+
+
+def _add_label_noise(train: Split, fraction: float, n_classes: int, seed: int) -> Split:
+    generator = torch.Generator().manual_seed(seed + 1)
+    flip = torch.rand(len(train), generator=generator) < fraction
+    random_labels = torch.randint(0, n_classes, (len(train),), generator=generator)
+    return Split(train.inputs, torch.where(flip, random_labels, train.targets))
+
+
+def _one_hot(split: Split, n_classes: int) -> Split:
+    return Split(split.inputs, torch.nn.functional.one_hot(split.targets, n_classes).float())
+
+
+def _load_raw(name: str, data_dir: str, seed: int) -> _Raw:
+    if name == "digits":
+        return _load_digits()
+    if name in IMAGE_SETS:
+        return _load_torchvision(name, data_dir)
+    return _make_synthetic(name, seed)
+
+
+@functools.lru_cache(maxsize=1)
+def _load_digits() -> _Raw:
+    from sklearn.datasets import load_digits  # bundled with scikit-learn: no network
+
+    digits = load_digits()
+    inputs = torch.tensor(digits.data, dtype=torch.float32).reshape(-1, 1, 8, 8)
+    targets = torch.tensor(digits.target, dtype=torch.long)
+    return _Raw(inputs, targets, None, None, "classification", 10, per_feature_stats=True)
+
+
+def _load_torchvision(name: str, data_dir: str) -> _Raw:
+    folder = IMAGE_SETS[name]
+    root = Path(data_dir) if data_dir else Path("data")
+    try:
+        from torchvision import datasets
+
+        dataset_class = getattr(datasets, folder)
+        train = dataset_class(str(root), train=True, download=False)
+        test = dataset_class(str(root), train=False, download=False)
+    except (RuntimeError, OSError, ValueError) as error:
+        raise DataUnavailableError(
+            f"{name} is not available in {root}/{folder}/raw ({type(error).__name__}). "
+            f"Download it once with `python -m engine download {name} --data-dir {root}` "
+            f"while online, or use the embedded dataset '{EMBEDDED}', which needs no download."
+        ) from None
+    # Raw uint8 pixels scaled to 0..1 in one tensor operation, never per-sample PIL.
+    return _Raw(
+        train.data.unsqueeze(1).float() / 255.0, train.targets.long(),
+        test.data.unsqueeze(1).float() / 255.0, test.targets.long(),
+        "classification", 10, per_feature_stats=False,
+    )
+
+
+def download(name: str, data_dir: str | os.PathLike[str]) -> Path:
+    """Download MNIST or Fashion-MNIST into data_dir, all or nothing.
+
+    Files land in a temporary folder first and are moved into place only when
+    complete, so a failed download leaves nothing half-written behind.
+    """
+    if name not in IMAGE_SETS:
+        raise DataUnavailableError(f"{name} needs no download; downloadable: mnist, fashion_mnist")
+    from torchvision import datasets
+
+    root = Path(data_dir)
+    root.mkdir(parents=True, exist_ok=True)
+    folder = IMAGE_SETS[name]
+    staging = Path(tempfile.mkdtemp(prefix=".download-", dir=root))
+    try:
+        dataset_class = getattr(datasets, folder)
+        dataset_class(str(staging), train=True, download=True)
+        dataset_class(str(staging), train=False, download=True)
+        target = root / folder
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(staging / folder, target)
+        return target
+    except Exception as error:  # any network or disk failure means: nothing was written
+        raise DataUnavailableError(
+            f"could not download {name} ({type(error).__name__}: {error}); nothing was written "
+            f"to {root}. The embedded dataset '{EMBEDDED}' works offline."
+        ) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _make_synthetic(name: str, seed: int) -> _Raw:
+    generator = torch.Generator().manual_seed(seed)
+    if name == "line":
+        x = torch.randn(300, 1, generator=generator)
+        y = 3.0 * x + 2.0 + 0.5 * torch.randn(300, 1, generator=generator)
+        return _Raw(x, y, None, None, "regression", 0, per_feature_stats=True)
+    n_per_class = 300 if name != "spirals" else 200
+    if name == "moons":
+        points, labels = _moons(n_per_class, generator)
+    elif name == "circles":
+        points, labels = _circles(n_per_class, generator)
+    else:
+        points, labels = _spirals(n_per_class, generator)
+    n_classes = int(labels.max()) + 1
+    return _Raw(points, labels, None, None, "classification", n_classes, per_feature_stats=True)
+
+
+def _moons(n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    angle = torch.rand(n, generator=generator) * math.pi
+    upper = torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
+    lower = torch.stack([1 - torch.cos(angle), 0.5 - torch.sin(angle)], dim=1)
+    points = torch.cat([upper, lower]) + 0.15 * torch.randn(2 * n, 2, generator=generator)
+    return points, torch.cat([torch.zeros(n), torch.ones(n)]).long()
+
+
+def _circles(n: int, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    angle = torch.rand(2 * n, generator=generator) * 2 * math.pi
+    radius = torch.cat([torch.ones(n), 0.5 * torch.ones(n)])
+    points = radius[:, None] * torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
+    points = points + 0.08 * torch.randn(2 * n, 2, generator=generator)
+    return points, torch.cat([torch.zeros(n), torch.ones(n)]).long()
+
+
+def _spirals(n: int, generator: torch.Generator, arms: int = 3) -> tuple[Tensor, Tensor]:
+    radius = torch.linspace(0.05, 1.0, n).repeat(arms)
+    arm = torch.arange(arms).repeat_interleave(n)
+    angle = arm * (2 * math.pi / arms) + radius * 4.0
+    angle = angle + 0.25 * torch.randn(arms * n, generator=generator)
+    points = radius[:, None] * torch.stack([torch.cos(angle), torch.sin(angle)], dim=1)
+    return points, arm.long()
