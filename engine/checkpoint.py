@@ -39,7 +39,7 @@ def save(state: LoopState, path: str | Path) -> Path:
         "config": state.parts.config.to_dict(),
         "model": state.parts.model.state_dict(),
         "optimizer": state.optimizer.state_dict(),
-        "scheduler": state.scheduler.state_dict(),
+        "scheduler": state.scheduler.state_dict() if state.scheduler else None,
         "epoch": state.epoch,
         "step": state.step,
         "shuffle_rng": state.shuffle_generator.get_state(),
@@ -95,7 +95,8 @@ def restore(state: LoopState, path: str | Path) -> None:
     try:
         state.parts.model.load_state_dict(payload["model"])
         state.optimizer.load_state_dict(payload["optimizer"])
-        state.scheduler.load_state_dict(payload["scheduler"])
+        if state.scheduler is not None:
+            state.scheduler.load_state_dict(payload["scheduler"])
     except (RuntimeError, KeyError, ValueError) as error:
         raise CheckpointError(f"checkpoint {path} does not fit this model: {error}") from None
     state.epoch, state.step = payload["epoch"], payload["step"]

@@ -7,6 +7,7 @@ else here measures what that step does and reports it as events a UI can draw li
 from __future__ import annotations
 
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -146,12 +147,13 @@ def gradient_norms(model: nn.Module) -> tuple[float, dict[str, float]]:
     names: list[str] = []
     grads: list[Tensor] = []
     for name, param in model.named_parameters():
-        if param.grad is not None:
-            grads.append(param.grad.detach())
-            names.append(name)
+        # A gradient that is None (never computed, or wiped by zero_grad) is a zero gradient.
+        grads.append(param.grad.detach() if param.grad is not None else param.new_zeros(1))
+        names.append(name)
     if not grads:
         return 0.0, {}
-    norms = torch.stack([torch.linalg.vector_norm(g.float()) for g in grads]).tolist()
+    # One fused call for all tensors: this runs every step, so it must stay cheap.
+    norms = torch.stack(torch._foreach_norm(grads)).tolist()
     total = math.sqrt(sum(n * n for n in norms))
     layers = {name.removesuffix(".weight"): n for name, n in zip(names, norms, strict=True)
               if name.endswith("weight")}
@@ -172,7 +174,7 @@ class LoopState:
 
     parts: TrainingParts
     optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LambdaLR
+    scheduler: torch.optim.lr_scheduler.LambdaLR | None
     shuffle_generator: torch.Generator
     device: torch.device
     epoch: int = 0
@@ -192,9 +194,11 @@ def start(config: RunConfig, data_dir: str | Path | None = None) -> LoopState:
     optimizer = make_optimizer(config, parts.model, device)
     if config.grad_clip is not None:
         _clip_before_every_step(optimizer, parts.model, config.grad_clip)
-    batches_per_epoch = math.ceil(len(parts.data.train) / config.batch_size)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_factor(config.schedule, batches_per_epoch * config.epochs))
+    scheduler = None
+    if config.schedule != "constant":
+        batches_per_epoch = math.ceil(len(parts.data.train) / config.batch_size)
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lr_factor(config.schedule, batches_per_epoch * config.epochs))
     generator = torch.Generator().manual_seed(config.seed)
     return LoopState(parts, optimizer, scheduler, generator, device)
 
@@ -280,7 +284,8 @@ def run_epoch(state: LoopState, notify: Callable[[Record], None],
             status = "stopped"
             break
         loss = parts.train_step(parts.model, inputs, targets, parts.loss_fn, state.optimizer)
-        state.scheduler.step()
+        if state.scheduler is not None:
+            state.scheduler.step()
         loss_value = loss.item()
         if parts.keep_loss_tensors:
             state.kept_losses.append(loss)
@@ -316,8 +321,18 @@ def _epoch_record(state: LoopState, epoch: int, seconds: float,
         epoch=epoch, train_loss=on_train.loss, train_acc=on_train.acc,
         val_loss=on_val.loss, val_acc=on_val.acc, seconds=seconds, step=state.step,
         class_counts=on_val.class_counts, mean_confidence=on_val.mean_confidence,
-        layer_grad_norms=layer_grad_norms,
+        layer_grad_norms=layer_grad_norms, memory_mb=resident_memory_mb(),
     )
+
+
+def resident_memory_mb() -> float | None:
+    """The process's resident memory in MB (Linux), to make leaks visible; else None."""
+    try:
+        with open("/proc/self/statm") as statm:
+            pages = int(statm.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / 1e6
 
 
 def _final_test(state: LoopState) -> dict[str, float | None]:

@@ -30,6 +30,7 @@ class EpochRecord:
     class_counts: tuple[int, ...] | None = None  # val predictions per class
     mean_confidence: float | None = None  # mean top softmax probability on val
     layer_grad_norms: dict[str, float] = field(default_factory=dict)  # mean over the epoch
+    memory_mb: float | None = None  # resident memory of the process at the end of the epoch
 
 
 @dataclass(frozen=True)

@@ -134,6 +134,7 @@ def _epoch_dict(record: EpochRecord) -> dict[str, Any]:
         "seconds": round(record.seconds, 4),
         "class_counts": list(record.class_counts) if record.class_counts else None,
         "mean_confidence": finite_or_none(record.mean_confidence),
+        "memory_mb": finite_or_none(record.memory_mb),
         "layer_grad_norms": {k: finite_or_none(v) for k, v in record.layer_grad_norms.items()},
     }
 
