@@ -65,9 +65,11 @@ VARIANTS = (
         category="data",
         lessons=("3.6",),
         symptom="Loss stuck at ln K, accuracy at chance.",
-        healthy_code="order = torch.randperm(n)\nx, y = x[order], y[order]",
-        broken_code="x = x[torch.randperm(n)]\ny = y[torch.randperm(n)]  # a second, different "
-                    "order",
+        healthy_code="train_set = BatchDataset(x_train, y_train)",
+        broken_code="shuffled = torch.randperm(len(y_train), generator=torch.Generator()"
+                    ".manual_seed(SEED + 7))\n"
+                    "y_train = y_train[shuffled.to(y_train.device)]  # x_train not reordered\n"
+                    "train_set = BatchDataset(x_train, y_train)",
         why="Each input now carries a random other example's label, so there is no pattern "
             "linking images to labels; the best the model can do is guess the class "
             "frequencies, which is a loss of ln K.",
@@ -97,8 +99,8 @@ VARIANTS = (
         category="data",
         lessons=("2.6", "3.6"),
         symptom="Validation identical to training: too good to be true.",
-        healthy_code="val_loss = evaluate(model, val_set)",
-        broken_code="val_loss = evaluate(model, train_set)",
+        healthy_code="val_loss, val_acc = evaluate(model, x_val, y_val, loss_fn)",
+        broken_code="val_loss, val_acc = evaluate(model, x_train, y_train, loss_fn)",
         why="The validation numbers measure memory, not generalisation: they can never show "
             "overfitting, so every run looks healthy.",
         fix="Keep a held-out validation split that never touches training, split once with "

@@ -68,8 +68,8 @@ VARIANTS = (
         category="loss",
         lessons=("2.3", "3.6"),
         symptom="Loss floors well above 0 (about 1.46 for 10 classes) while accuracy is high.",
-        healthy_code="model = nn.Sequential(..., nn.Linear(64, 10))",
-        broken_code="model = nn.Sequential(..., nn.Linear(64, 10), nn.Softmax(dim=1))",
+        healthy_code="return self.out(x)",
+        broken_code="return torch.softmax(self.out(x), dim=1)  # probabilities, not logits",
         why="CrossEntropyLoss applies log-softmax itself. Given probabilities, it squashes "
             "numbers already between 0 and 1: even a perfectly confident answer scores "
             "ln(1 + 9/e) = 1.46 for 10 classes, and the gradients shrink, so learning slows.",

@@ -1,0 +1,551 @@
+"""The Curve Doctor: read a training history and name what went wrong, with the numbers.
+
+Every label has a rule that scores it from 0 to 1 using only the numbers in the log. The label
+reported is the first one, in priority order, whose rule fires clearly (score >= 0.5): a crash
+explains everything after it, a negative cross-entropy explains a blow-up, a blow-up explains
+a zig-zag, and so on down to "healthy". Other labels with a score above 0 become alternatives.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from engine.training_log import TrainingLog
+
+LABELS: tuple[str, ...] = (
+    "healthy", "underfitting", "overfitting", "unstable", "diverged",
+    "not_learning", "collapsed", "impossible_loss", "loss_floor", "crashed",
+)  # fmt: skip
+# Most specific first: the first label whose rule fires explains the others.
+PRIORITY: tuple[str, ...] = (
+    "crashed", "impossible_loss", "diverged", "collapsed", "not_learning",
+    "loss_floor", "unstable", "overfitting", "underfitting", "healthy",
+)  # fmt: skip
+FIRES = 0.5  # a score at or above this is a clear finding
+# Up to LONG rows (an epoch log) are judged as logged; longer ones (a per-step log) are first
+# reduced to MAX_POINTS chunk medians so batch noise cannot pass for shape.
+LONG = 60
+MAX_POINTS = 30
+DEAD_GRAD = 1e-6  # a gradient norm this small moves no weight at any sane learning rate
+
+# One next experiment per finding, in the troubleshooting order: curves, predictions,
+# gradients, data, hyper-parameters, model. A cheap check comes before a costly change.
+_NEXT = {
+    "impossible_loss": "Check the argument order: criterion(logits, targets), the model's raw "
+    "output first and the class labels second; swapped arguments give a negative cross-entropy.",
+    "diverged": "Lower the learning rate 10x (e.g. 1.0 -> 0.1) and add gradient clipping "
+    "(max norm 1.0), then compare the first epochs with this run.",
+    "collapsed": "Retrain with the learning rate 10x lower and count the predicted classes after "
+    "each epoch (logits.argmax(1).bincount()): a learning model spreads its predictions.",
+    "not_learning": "Overfit a single batch of 32 examples: if the loss still will not fall, "
+    "check that labels line up with inputs and that optimizer.step() is called.",
+    "dead_gradient": "Print each layer's gradient norm after loss.backward() for one batch: a "
+    "layer at exactly 0 means the update never reaches it (zero_grad after backward, no "
+    "optimizer.step(), all-zero init, saturated sigmoids).",
+    "loss_floor": "Make sure the model outputs raw logits: remove the softmax before "
+    "CrossEntropyLoss (it applies log-softmax itself) and rerun; the loss should fall below 0.5.",
+    "unstable": "Check that optimizer.zero_grad() runs once per step, then rerun with the learning "
+    "rate 3x lower (e.g. 1e-3 -> 3e-4) and compare the curves.",
+    "overfitting": "Retrain on more data (the full training set, or with augmentation) keeping "
+    "everything else equal and compare the train-val gap; if there is no more data, add weight "
+    "decay 1e-4.",
+    "still_falling": "Train for twice as many {x}s and check whether val loss keeps falling.",
+    "underfitting": "Overfit a single batch of 32 examples: if the train loss cannot reach ~0, "
+    "check that every layer reaches the optimizer; if it can, try a wider model (128 -> 256).",
+    "healthy": "Keep this run as the baseline and change one thing at a time: double the learning "
+    "rate and compare the val curves.",
+    "too_short": "Train for at least 5 {x}s, logging train and val loss after each, and read "
+    "the curves again.",
+}
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """The Curve Doctor's reading of one run: a label, the numbers behind it, what to try."""
+
+    label: str
+    alternatives: tuple[tuple[str, float], ...]  # other plausible labels, best first
+    evidence: tuple[str, ...]  # sentences quoting the numbers that triggered the label
+    next_experiment: str  # one concrete next experiment
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: label, alternatives [{label, score}], evidence, next_experiment."""
+        return {
+            "label": self.label,
+            "alternatives": [{"label": name, "score": s} for name, s in self.alternatives],
+            "evidence": list(self.evidence),
+            "next_experiment": self.next_experiment,
+        }
+
+
+@dataclass(frozen=True)
+class _Finding:
+    score: float = 0.0
+    evidence: tuple[str, ...] = ()
+    next_experiment: str = ""
+
+
+_NONE = _Finding()
+
+
+def _fmt(value: float) -> str:
+    """2-3 significant digits; NaN and infinity as words so no sentence shows a raw 'nan'."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "infinity" if value > 0 else "minus infinity"
+    return f"{value:.3g}"
+
+
+def _ramp(value: float, low: float, high: float) -> float:
+    """0 at or below `low`, 1 at or above `high`, linear between: a soft threshold."""
+    if not math.isfinite(value):
+        return 1.0 if value > 0 else 0.0
+    return min(1.0, max(0.0, (value - low) / (high - low)))
+
+
+def _clip(score: float) -> float:
+    """A score rounded to 2 decimals in [0, 1]; NaN counts as no evidence."""
+    score = float(score)
+    return round(min(1.0, max(0.0, score)), 2) if math.isfinite(score) else 0.0
+
+
+def _array(values: object) -> np.ndarray | None:
+    """A 1-D float array, or None for a missing column or one with no finite value."""
+    if values is None:
+        return None
+    try:
+        array = np.asarray(values, dtype=float).ravel()
+    except (TypeError, ValueError):
+        return None
+    return array if np.isfinite(array).any() else None
+
+
+def _last(values: np.ndarray | None) -> float | None:
+    """The last finite value of a column, or None."""
+    finite = np.array([]) if values is None else values[np.isfinite(values)]
+    return float(finite[-1]) if finite.size else None
+
+
+def _chunks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(points, their noise): the finite values with zero noise, or for a long curve
+    MAX_POINTS chunk medians with their standard errors, so a 500-step log is judged like a
+    20-epoch one and batch-to-batch noise cannot pass for shape."""
+    finite = values[np.isfinite(values)]
+    if len(finite) <= LONG:
+        return finite, np.zeros(len(finite))
+    chunks = np.array_split(finite, MAX_POINTS)
+    medians = np.array([np.median(chunk) for chunk in chunks])
+    # 1.4826 * MAD estimates the spread; 1.2533 / sqrt(n) turns it into the median's error
+    spread = [np.median(np.abs(chunk - m)) for chunk, m in zip(chunks, medians, strict=True)]
+    errors = 1.8581 * np.array(spread) / np.sqrt([len(chunk) for chunk in chunks])
+    return medians, errors
+
+
+class _Curves:
+    """The log's columns as float arrays (missing or all-NaN: None), plus shared numbers."""
+
+    def __init__(self, log: TrainingLog) -> None:
+        self.log = log
+        self.step = _array(log.step_loss)
+        try:  # NaN and infinity stay in the train loss: divergence is data
+            self.train = np.asarray(log.train_loss, dtype=float).ravel()
+        except (TypeError, ValueError):
+            self.train = np.array([])
+        if not self.train.size and self.step is not None:
+            self.train = self.step  # a run that died in its first epoch has only step losses
+        self.val, self.grad = _array(log.val_loss), _array(log.grad_norm)
+        self.train_acc, self.val_acc = _array(log.train_acc), _array(log.val_acc)
+        self.first_grad = _array(log.first_layer_grad_norm)
+        k = log.n_classes
+        self.k = k if isinstance(k, int) and k >= 2 else None
+        self.ln_k = math.log(self.k) if self.k else math.nan
+        share = log.top_class_share
+        finite = isinstance(share, (int, float)) and math.isfinite(share)
+        self.top_share = float(share) if finite else None
+        self.smooth = _chunks(self.train)[0]
+        t = self.smooth  # relative fall from the first to the best train loss; 1.0 if unknown
+        self.fall = float((t[0] - t.min()) / abs(t[0])) if len(t) >= 2 and t[0] else 1.0
+        g = self.first_grad
+        self.dead_layer = g is not None and bool(np.all(np.abs(g[np.isfinite(g)]) < DEAD_GRAD))
+        self.classification = (
+            k is not None or self.train_acc is not None or self.val_acc is not None
+        )
+
+    def final_acc(self) -> tuple[str, float] | None:
+        """The last accuracy, val preferred: it is what the learner will be judged on."""
+        for name, values in (("val acc", self.val_acc), ("train acc", self.train_acc)):
+            value = _last(values)
+            if value is not None:
+                return name, value
+        return None
+
+    def at(self, index: int) -> str:
+        """'epoch 3' for a row of the train curve, using the log's own x values."""
+        x = self.log.x
+        if len(x) == len(self.log.train_loss) and 0 <= index < len(x):
+            try:
+                value = float(x[index])
+            except (TypeError, ValueError):
+                value = math.nan
+            if math.isfinite(value):
+                shown = str(int(value)) if value.is_integer() and abs(value) < 1e12 else _fmt(value)
+                return f"{self.log.x_name} {shown}"
+        return f"row {index + 1}"
+
+    def chance(self, loss: float) -> str:
+        """', which is ln 10: chance level for 10 classes' when the loss sits at ln K."""
+        if self.k and abs(loss - self.ln_k) <= 0.1 * self.ln_k:
+            return f", which is ln {self.k} = {self.ln_k:.2f}: chance level for {self.k} classes"
+        return ""
+
+
+def _crashed(c: _Curves) -> _Finding:
+    if c.log.status != "crashed":
+        return _NONE
+    kind = (c.log.error_type or "an error").strip()
+    message = " ".join((c.log.error_message or "").split())[:240]
+    said = f"{kind}: {message}" if message else kind
+    said += "" if said.endswith((".", "!", "?")) else "."
+    return _Finding(
+        1.0, (f"The run stopped with {said}",), _crash_advice(f"{kind} {message}", kind)
+    )
+
+
+# Words in an exception's message -> the fix they point to (checked in this order).
+_CRASH_ADVICE = {
+    "for 'long'|expected scalar type|dtype": "The loss got the wrong dtype: call "
+    "criterion(logits, targets) with float logits first and integer class indices second.",
+    "mat1 and mat2|size mismatch|shape|must match the size": "Print x.shape, logits.shape and "
+    "targets.shape for one batch and fix the first layer whose input size disagrees.",
+    "out of memory": "Halve the batch size (e.g. 64 -> 32) and rerun; keep loss.item() in the "
+    "history, not the loss tensor.",
+    "out of bounds|target": "Print targets.min() and targets.max() for one batch: labels must "
+    "run from 0 to K-1 and the last layer must have K outputs.",
+    "does not require grad|grad_fn": "Compute the loss from the model's output without "
+    ".detach() or torch.no_grad(), so loss.backward() has a graph to follow.",
+    "second time": "Run the forward pass inside the loop so each batch builds a fresh graph, "
+    "and call loss.backward() once per batch.",
+}
+
+
+def _crash_advice(text: str, kind: str) -> str:
+    """Advice that reads the error: the message usually names the mistake."""
+    for keys, advice in _CRASH_ADVICE.items():
+        if any(key in text.lower() for key in keys.split("|")):
+            return advice
+    return (
+        f"Read the last line of the traceback ({kind}) and run a single batch through the "
+        "loop by hand, printing shapes and dtypes before the line that failed."
+    )
+
+
+def _impossible_loss(c: _Curves) -> _Finding:
+    losses = c.train[np.isfinite(c.train)]
+    if not c.classification or not losses.size or losses.min() >= -1e-3:
+        return _NONE
+    low = int(np.nanargmin(np.where(np.isfinite(c.train), c.train, np.nan)))
+    first = int(np.flatnonzero(np.isfinite(c.train))[0])
+    moved = f"went from {_fmt(c.train[first])} at {c.at(first)} to " if first != low else "reached "
+    sentence = (
+        f"Train loss {moved}{_fmt(c.train[low])} at {c.at(low)}; cross-entropy can never be "
+        "negative, so the loss is not measuring what it should."
+    )
+    return _Finding(1.0, (sentence,), _NEXT["impossible_loss"])
+
+
+def _diverged(c: _Curves) -> _Finding:
+    evidence: list[str] = []
+    score = 1.0 if c.log.status == "diverged" else 0.0
+    if score:
+        evidence.append("The training loop stopped the run as diverged.")
+    for name, values in (("Train loss", c.train), ("Step loss", c.step)):
+        bad = np.flatnonzero(~np.isfinite(values)) if values is not None else []
+        if len(bad):
+            where = c.at(int(bad[0])) if name == "Train loss" else f"step {int(bad[0]) + 1}"
+            evidence.append(f"{name} became {_fmt(values[bad[0]])} at {where}.")
+            score = 1.0
+    blow_score, blow_sentence = _blow_up(c)
+    if blow_score > 0:
+        evidence.append(blow_sentence)
+    score = max(score, blow_score)
+    peak_grad = float(np.nanmax(np.abs(c.grad))) if c.grad is not None else 0.0
+    if score and peak_grad > 100:
+        evidence.append(f"The gradient norm peaked at {_fmt(peak_grad)}.")
+    return _Finding(score, tuple(evidence), _NEXT["diverged"])
+
+
+def _sustained(values: np.ndarray | None) -> np.ndarray:
+    """Finite values; in a long curve each becomes the median of 5 neighbours, so a single
+    noisy batch cannot pass for a blow-up."""
+    finite = np.array([]) if values is None else values[np.isfinite(values)]
+    if len(finite) <= LONG:
+        return finite
+    return np.median(np.lib.stride_tricks.sliding_window_view(finite, 5), axis=1)
+
+
+def _blow_up(c: _Curves) -> tuple[float, str]:
+    """A loss that grows 10x past where it started, or past 10 x ln K, has blown up."""
+    curve = c.step if c.step is not None else c.train
+    start = curve[np.isfinite(curve)]
+    peaks = [p.max() for p in (_sustained(c.train), _sustained(c.step)) if p.size]
+    if not start.size or not peaks:
+        return 0.0, ""
+    # In a long noisy curve one lucky first batch must not set the bar: take the median of 5.
+    first = float(np.median(start[:5]) if len(start) > LONG else start[0])
+    peak = float(max(peaks))
+    by_start = _ramp(math.log10(peak / first), 0.5, 1.0) if first > 0 and peak > first else 0.0
+    by_chance = _ramp(peak / c.ln_k, 5.0, 10.0) if c.k else 0.0
+    if by_chance >= by_start and by_chance > 0:
+        return by_chance, (
+            f"The loss reached {_fmt(peak)}, far above ln {c.k} = {c.ln_k:.2f}, "
+            f"the loss of a chance-level guess over {c.k} classes."
+        )
+    return by_start, (
+        f"The loss rose from {_fmt(first)} to {_fmt(peak)}, "
+        f"{_fmt(peak / first) if first > 0 else 'many'}x where it started."
+    )
+
+
+def _collapsed(c: _Curves) -> _Finding:
+    share = c.top_share
+    if share is None or share < 0.75:
+        return _NONE
+    spread = f" (an even spread would give each of the {c.k} classes {1 / c.k:.0%})" if c.k else ""
+    evidence = [f"{share:.0%} of the last epoch's predictions went to a single class{spread}."]
+    score = _ramp(share, 0.75, 0.9)
+    if c.fall < 0.03 or c.dead_layer:
+        score = min(score, 0.45)  # never learned at all: one-class output is a symptom, not cause
+    return _Finding(score, tuple(evidence), _NEXT["collapsed"])
+
+
+def _not_learning(c: _Curves) -> _Finding:
+    evidence: list[str] = []
+    t, score = c.smooth, 0.0
+    acc = c.final_acc()
+    if len(t) >= 2:
+        fall = c.fall
+        score = _ramp(-fall, -0.10, -0.03)
+        learned_before = (acc is not None and acc[1] >= 0.8) or (c.k and t[-1] < 0.5 * c.ln_k)
+        score *= 0.3 if learned_before else 1.0  # a converged run also looks flat
+        if score > 0:
+            evidence.append(
+                f"Train loss went from {_fmt(t[0])} to {_fmt(t[-1])}{c.chance(t[-1])}"
+                f"; it never fell more than {fall:.1%}."
+            )
+    if c.dead_layer:
+        top = float(np.nanmax(np.abs(c.first_grad))) if c.first_grad is not None else 0.0
+        evidence.append(f"The first layer's gradient norm is {_fmt(top)}: its weights never move.")
+        score = 1.0
+    accs = [_last(v) for v in (c.train_acc, c.val_acc)]
+    best = max((a for a in accs if a is not None), default=None)
+    if c.k and best is not None and best <= 1 / c.k + 0.1 * (1 - 1 / c.k):
+        evidence.append(
+            f"The best final accuracy, {_fmt(best)}, is chance level for {c.k} "
+            f"classes (1/{c.k} = {1 / c.k:.2f})."
+        )
+        score = max(score, 0.8)
+    advice = _NEXT["dead_gradient" if c.dead_layer else "not_learning"]
+    return _Finding(score, tuple(evidence), advice)
+
+
+def _still_falling(values: np.ndarray, noise: np.ndarray) -> tuple[float, float, float]:
+    """(relative drop over the last third, its share of the whole fall, value a third back);
+    a drop within the noise of the points counts as no drop."""
+    i0 = max(0, len(values) - 1 - max(1, len(values) // 3))
+    start, end = float(values[i0]), float(values[-1])
+    drop = start - end
+    if drop <= 3 * math.hypot(noise[i0], noise[-1]):
+        return 0.0, 0.0, start
+    whole = float(values[0]) - end
+    rel = drop / abs(start) if start else 0.0
+    share = drop / whole if whole > 0 else 1.0
+    return rel, share, start
+
+
+def _loss_floor(c: _Curves) -> _Finding:
+    acc, t = c.final_acc(), c.smooth
+    if acc is None or not len(t):
+        return _NONE
+    rel = _still_falling(*_chunks(c.train))[0] if len(t) >= 3 else 0.0
+    score = _ramp(acc[1], 0.7, 0.8) * _ramp(float(t[-1]), 0.6, 0.8) * (1.0 if rel < 0.05 else 0.4)
+    sentence = (
+        f"Train loss stays at {_fmt(t[-1])} while {acc[0]} reaches {_fmt(acc[1])}: a model that "
+        f"is right {acc[1]:.0%} of the time should have a loss far below that."
+    )
+    return _Finding(score, (sentence,), _NEXT["loss_floor"])
+
+
+def _swings(values: np.ndarray, noise: np.ndarray) -> tuple[int, list[float]]:
+    """(peaks, path through the turning points) of the moves big enough to matter: more than
+    20% of the level, 10% of the curve's range and 3 standard errors of the points, so the
+    wiggles of a healthy noisy curve never count."""
+    span = float(values.max() - values.min())
+
+    def big(i: int, j: int) -> bool:
+        a, b = float(values[i]), float(values[j])
+        floor = max(0.2 * min(abs(a), abs(b)), 0.1 * span, 3 * math.hypot(noise[i], noise[j]))
+        return abs(b - a) > floor
+
+    turns, trend, extreme, low, high, peaks = [0], 0, 0, 0, 0, 0
+    for i in range(1, len(values)):
+        if trend == 0:  # no big move yet: watch the lowest and highest points so far
+            low = i if values[i] < values[low] else low
+            high = i if values[i] > values[high] else high
+            if values[i] > values[low] and big(low, i):
+                trend, extreme, turns[0] = 1, i, low
+            elif values[i] < values[high] and big(high, i):
+                trend, extreme, turns[0] = -1, i, high
+        elif (values[i] - values[extreme]) * trend > 0:
+            extreme = i
+        elif big(extreme, i):
+            peaks += trend > 0
+            turns.append(extreme)
+            trend, extreme = -trend, i
+    return peaks, [float(values[j]) for j in turns] + [float(values[-1])]
+
+
+def _unstable(c: _Curves) -> _Finding:
+    best = _NONE
+    for name, values in (("Val loss", c.val), ("Train loss", c.train), ("Step loss", c.step)):
+        curve, noise = _chunks(values) if values is not None else (np.array([]), np.array([]))
+        if len(curve) < 3:
+            continue
+        peaks, path = _swings(curve, noise)
+        score = 1.0 if peaks and len(path) >= 4 else 0.6 if peaks else 0.0
+        if score > best.score:
+            chunk = len(values) // MAX_POINTS
+            note = f" (medians of {chunk}+ rows)" if len(values) > LONG else ""
+            zigzag = " -> ".join(_fmt(p) for p in path[:7])
+            best = _Finding(score, (f"{name} zig-zags instead of settling: {zigzag}{note}.",))
+    return _Finding(best.score, best.evidence, _NEXT["unstable"])
+
+
+def _overfitting(c: _Curves) -> _Finding:
+    found: list[tuple[float, str]] = []
+    t, v = c.smooth, _chunks(c.val)[0] if c.val is not None else np.array([])
+    if len(t) >= 2 and len(v) >= 3:
+        ib = int(np.argmin(v))
+        rise, fall = float(v[-1] - v[ib]), float(v[0] - v[ib])
+        j = round(ib / (len(v) - 1) * (len(t) - 1))
+        if ib < len(v) - 1 and rise > 0.1 * abs(v[ib]) and rise > 0.05 * fall and t[-1] < t[j]:
+            said = (
+                f"Train loss fell {_fmt(t[0])} -> {_fmt(t[-1])} while val loss rose from its "
+                f"best {_fmt(v[ib])} to {_fmt(v[-1])}."
+            )
+            found.append((0.5 + 0.5 * _ramp(rise / abs(v[ib] or 1), 0.1, 0.3), said))
+    ta, va = _last(c.train_acc), _last(c.val_acc)
+    if ta is not None and va is not None and ta - va > 0.05:
+        said = f"Train acc {_fmt(ta)} vs val acc {_fmt(va)}: a gap of {ta - va:.2f}."
+        found.append((_ramp(ta - va, 0.05, 0.15), said))
+    tl, vl = _last(c.train), _last(c.val)
+    if tl is not None and vl is not None and tl > 0 and vl - tl > 0.3:
+        said = f"Final val loss {_fmt(vl)} is {_fmt(vl / tl)}x the train loss {_fmt(tl)}."
+        found.append((_ramp(vl / tl, 2.0, 3.0), said))
+    return _combine(found, _NEXT["overfitting"])
+
+
+def _combine(found: list[tuple[float, str]], advice: str) -> _Finding:
+    """Several signs of one label: the strongest sets the score, all go into the evidence."""
+    found = [f for f in found if f[0] > 0]
+    if not found:
+        return _NONE
+    return _Finding(max(score for score, _ in found), tuple(e for _, e in found), advice)
+
+
+def _underfitting(c: _Curves) -> _Finding:
+    found: list[tuple[float, str]] = []
+    name, values = ("Val loss", c.val) if c.val is not None else ("Train loss", c.train)
+    curve, noise = _chunks(values)
+    falling = False
+    if len(curve) >= 3:
+        rel, share, start = _still_falling(curve, noise)
+        falling = rel > 0.05 and share > 0.1
+        if falling:
+            said = f"{name} was still falling at the end: {_fmt(start)} -> {_fmt(curve[-1])}."
+            found.append((0.5 + 0.5 * _ramp(rel, 0.05, 0.15), said))
+    acc, ta, va = c.final_acc(), _last(c.train_acc), _last(c.val_acc)
+    close = ta is None or va is None or abs(ta - va) < 0.1
+    if acc is not None and close and acc[1] < 0.9:
+        said = f"{acc[0].capitalize()} levels off at {_fmt(acc[1])}, with train and val close."
+        found.append((_ramp(-acc[1], -0.9, -0.85), said))
+    t = c.smooth
+    if acc is None and len(t) >= 2 and 0.03 <= c.fall < 0.3:
+        found.append((0.5, f"Train loss only fell from {_fmt(t[0])} to {_fmt(t[-1])}."))
+    advice = _NEXT["still_falling" if falling else "underfitting"].format(x=c.log.x_name)
+    return _combine(found, advice)
+
+
+def _healthy(c: _Curves) -> _Finding:
+    t, acc = c.smooth, c.final_acc()
+    if not len(t):
+        return _NONE
+    fall = (t[0] - t[-1]) / abs(t[0]) if len(t) >= 2 and t[0] else 0.0
+    score = _ramp(fall, 0.3, 0.6) if len(t) >= 2 else 0.3
+    score *= _ramp(acc[1], 0.8, 0.9) if acc is not None else (1.0 if len(t) >= 2 else 0.0)
+    sentence = f"Train loss is {_fmt(t[-1])}"
+    if len(t) >= 2:
+        sentence = f"Train loss fell {_fmt(t[0])} -> {_fmt(t[-1])}"
+    v = _chunks(c.val)[0] if c.val is not None else np.array([])
+    if len(v) >= 2:
+        sentence += f" and val loss followed, {_fmt(v[0])} -> {_fmt(v[-1])}"
+    if acc is not None:
+        sentence += f"; {acc[0]} ends at {_fmt(acc[1])}"
+    return _Finding(score, (sentence + ".",), _NEXT["healthy"])
+
+
+_RULES: dict[str, Callable[[_Curves], _Finding]] = {
+    "crashed": _crashed, "impossible_loss": _impossible_loss, "diverged": _diverged,
+    "collapsed": _collapsed, "not_learning": _not_learning, "loss_floor": _loss_floor,
+    "unstable": _unstable, "overfitting": _overfitting, "underfitting": _underfitting,
+    "healthy": _healthy,
+}  # fmt: skip
+
+
+def _notes(c: _Curves) -> list[str]:
+    """Sentences worth adding whatever the label: too little data, a leaky validation."""
+    notes = []
+    if not c.train.size:
+        notes.append("No train loss was logged, so there is no curve to judge.")
+    elif c.train.size == 1:
+        notes.append("Only one row of train loss was logged: too little to judge a trend.")
+    val = c.val
+    if val is not None and len(val) == len(c.train) >= 2 and np.array_equal(val, c.train):
+        notes.append(
+            f"Val loss equals train loss at every {c.log.x_name}: validation may be "
+            "running on the training data."
+        )
+    return notes
+
+
+def diagnose(log: TrainingLog) -> Diagnosis:
+    """Read a TrainingLog and return its Diagnosis: label, alternatives, evidence, experiment.
+
+    Never raises on any TrainingLog: missing columns, NaN, one-row logs all get a reading.
+    """
+    c = _Curves(log)
+    with np.errstate(all="ignore"):  # overflow to infinity is handled as data, not an error
+        findings = {label: _RULES[label](c) for label in PRIORITY}
+    scores = {k: _clip(f.score) for k, f in findings.items()}
+    # Healthy means nothing else is wrong: it can score no higher than the worst problem allows.
+    scores["healthy"] = min(scores["healthy"], 1 - max(scores[k] for k in PRIORITY[:-1]))
+    fired = [label for label in PRIORITY if scores[label] >= FIRES]
+    label = fired[0] if fired else max(PRIORITY, key=lambda k: scores[k])  # ties: priority
+    finding = findings[label]
+    if not scores[label]:
+        advice = _NEXT["too_short"].format(x=log.x_name)
+        label, finding = "underfitting", _Finding(0.0, (), advice)
+    notes = _notes(c) if label != "crashed" else []
+    evidence = (notes[:1] + list(finding.evidence) + notes[1:])[:4]
+    others = sorted((k for k in PRIORITY if k != label and scores[k] > 0), key=lambda k: -scores[k])
+    return Diagnosis(
+        label,
+        tuple((k, scores[k]) for k in others),
+        tuple(evidence) or ("The log holds no finite train loss.",),
+        finding.next_experiment,
+    )

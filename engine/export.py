@@ -1,0 +1,421 @@
+"""Write any run, healthy or broken, as one standalone PyTorch script.
+
+The script is rendered from the healthy reference run's settings; a variant's bug is then
+put in place by replacing its healthy code lines with its broken ones (the very lines the
+app shows as the diff), or, for a changed setting, by rendering the broken setting. Every
+line that differs from the healthy script is marked with a `# BUG` comment. The script
+needs only torch and scikit-learn (torchvision for MNIST) and reproduces the engine's
+per-epoch numbers for the same seed.
+"""
+
+from __future__ import annotations
+
+import difflib
+from string import Template
+
+from engine.config import RunConfig
+from engine.variants import Variant, apply_variant, get_variant, healthy_reference
+
+EXPORTABLE_DATASETS = ("digits", "mnist", "fashion_mnist")
+
+
+class ExportError(ValueError):
+    """This run cannot be written as a script; the message says what is supported."""
+
+
+def export_script(baseline: RunConfig, variant_id: str | None = None) -> str:
+    """The standalone script for the baseline, or for one variant of it."""
+    baseline = baseline.replace(variant=None)
+    if variant_id is None:
+        return render(baseline)
+    variant = get_variant(variant_id)
+    reference = healthy_reference(baseline, variant)
+    healthy = render(reference)
+    broken = render(apply_variant(baseline, variant_id).replace(variant=None))
+    if variant.healthy_code and _is_behaviour_bug(variant):
+        broken = replace_block(broken, variant.healthy_code, variant.broken_code, variant.id)
+    return mark_bug_lines(healthy, broken, variant)
+
+
+def code_diff(baseline: RunConfig, variant_id: str) -> str:
+    """Unified diff between the healthy and the broken exported scripts."""
+    variant = get_variant(variant_id)
+    healthy = export_script(healthy_reference(baseline.replace(variant=None), variant))
+    broken = export_script(baseline, variant_id)
+    return "".join(difflib.unified_diff(
+        healthy.splitlines(keepends=True), broken.splitlines(keepends=True),
+        fromfile="healthy.py", tofile=f"{variant_id}.py", n=2))
+
+
+def _is_behaviour_bug(variant: Variant) -> bool:
+    from engine.variants import _unchanged
+
+    return variant.break_loop is not _unchanged
+
+
+def replace_block(text: str, healthy: str, broken: str, label: str) -> str:
+    """Replace every run of lines matching `healthy` (ignoring indentation) with `broken`."""
+    lines = text.splitlines()
+    want = [line.strip() for line in healthy.splitlines()]
+    new_lines = broken.splitlines()
+    out: list[str] = []
+    i, found = 0, 0
+    while i < len(lines):
+        window = [line.strip() for line in lines[i:i + len(want)]]
+        if window == want:
+            indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
+            out.extend(indent + line for line in new_lines)
+            i += len(want)
+            found += 1
+        else:
+            out.append(lines[i])
+            i += 1
+    if not found:
+        raise ExportError(f"cannot place the bug {label!r} in this script: its healthy lines "
+                          f"{healthy!r} do not appear (a setting of this run changed them)")
+    return "\n".join(out) + "\n"
+
+
+def mark_bug_lines(healthy: str, broken: str, variant: Variant) -> str:
+    """Add a `# BUG` comment to every line of the broken script that the healthy one lacks."""
+    old, new = healthy.splitlines(), broken.splitlines()
+    marked = list(new)
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    for tag, _, _, start, end in matcher.get_opcodes():
+        if tag in ("replace", "insert"):
+            for index in range(start, end):
+                if new[index].strip() and "# BUG" not in new[index]:
+                    marked[index] = f"{new[index]}  # BUG ({variant.id})"
+    header = (f"# Broken variant: {variant.id}: {variant.title}.\n"
+              f"# Symptom: {variant.symptom}\n# Fix: {variant.fix}\n")
+    return header + "\n".join(marked) + "\n"
+
+
+def render(config: RunConfig) -> str:
+    """The healthy script for a config (any variant field is ignored)."""
+    if config.dataset not in EXPORTABLE_DATASETS:
+        raise ExportError(f"export supports the datasets {', '.join(EXPORTABLE_DATASETS)}; "
+                          f"{config.dataset!r} is not one of them yet")
+    if config.model == "linear":
+        raise ExportError("export supports the mlp and cnn models, not linear regression")
+    image_set = config.dataset != "digits"
+    values = {
+        "title": f"{config.dataset} / {config.model} / {config.optimizer} lr={config.lr:g}",
+        "seed": config.seed,
+        "epochs": config.epochs,
+        "batch_size": config.batch_size,
+        "load_raw": _LOAD_DIGITS if not image_set else _LOAD_IMAGES.replace(
+            "$dataset_class", {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}[config.dataset]),
+        "has_test": "False" if image_set else "True",
+        "per_feature": "False" if image_set else "True",
+        "prepare_train": _prepare_train(config),
+        "standardise": _STANDARDISE if config.normalize else "pass  # inputs left as they are",
+        "one_hot": _one_hot(config),
+        "model": _model(config),
+        "init": _init(config.init),
+        "loss_fn": "nn.MSELoss()" if config.loss == "mse" else "nn.CrossEntropyLoss()",
+        "optimizer": _optimizer(config),
+        "clip": (f"\n    torch.nn.utils.clip_grad_norm_(model.parameters(), {config.grad_clip!r})"
+                 if config.grad_clip is not None else ""),
+        "scheduler": _scheduler(config),
+        "make_scheduler": _MAKE_SCHEDULER if config.schedule != "constant" else "",
+        "scheduler_step": "\n            scheduler.step()" if config.schedule != "constant" else "",
+        "shuffle": repr(config.shuffle),
+        "threads": config.threads,
+    }
+    return Template(_SCRIPT).substitute(values)
+
+
+def _prepare_train(config: RunConfig) -> str:
+    lines = []
+    if config.subset is not None:
+        lines.append(f"x_train, y_train = x_train[:{config.subset}], y_train[:{config.subset}]")
+    if config.label_noise > 0:
+        lines += [
+            "noise = torch.Generator().manual_seed(SEED + 1)",
+            f"flip = torch.rand(len(y_train), generator=noise) < {config.label_noise!r}",
+            "random_labels = torch.randint(0, n_classes, (len(y_train),), generator=noise)",
+            "y_train = torch.where(flip, random_labels, y_train)",
+        ]
+    if config.class_sorted:
+        lines += ["order = torch.sort(y_train, stable=True).indices  # stored sorted by class",
+                  "x_train, y_train = x_train[order], y_train[order]"]
+    return "\n    ".join(lines) if lines else "pass  # the whole training split, as split"
+
+
+def _one_hot(config: RunConfig) -> str:
+    if not (config.one_hot_labels or config.loss == "mse"):
+        return ""
+    return ("\n    y_train, y_val, y_test = (nn.functional.one_hot(y, n_classes).float()"
+            "\n                              for y in (y_train, y_val, y_test))")
+
+
+def _model(config: RunConfig) -> str:
+    if config.model == "cnn":
+        return _CNN.replace("$dropout", repr(config.dropout))
+    activation = {"relu": "nn.ReLU", "tanh": "nn.Tanh", "sigmoid": "nn.Sigmoid",
+                  "gelu": "nn.GELU"}[config.activation]
+    layers = [f"        self.act = {activation}()"]
+    if config.batch_norm:
+        layers.append("        self.norms = nn.ModuleList(nn.BatchNorm1d(b) for b in widths[1:])")
+    if config.dropout > 0:
+        layers.append(f"        self.drop = nn.Dropout({config.dropout!r})")
+    forward = ["            x = layer(x)"]
+    if config.batch_norm:
+        forward = ["            x = self.norms[number](layer(x))"]
+    forward.append("            x = self.act(x)")
+    if config.dropout > 0:
+        forward.append("            x = self.drop(x)")
+    return Template(_MLP).substitute(
+        hidden=repr(tuple(config.hidden)),
+        act="\n".join(layers),
+        forward="\n".join(forward),
+    )
+
+
+def _init(scheme: str) -> str:
+    if scheme == "default":
+        return "pass  # PyTorch's default random initialisation"
+    call = {"zeros": "nn.init.zeros_(layer.weight)",
+            "xavier": "nn.init.xavier_uniform_(layer.weight)",
+            "kaiming": 'nn.init.kaiming_uniform_(layer.weight, nonlinearity="relu")'}[scheme]
+    return ("for layer in model.modules():\n"
+            "        if isinstance(layer, (nn.Linear, nn.Conv2d)):\n"
+            f"            {call}\n"
+            "            nn.init.zeros_(layer.bias)")
+
+
+def _optimizer(config: RunConfig) -> str:
+    name = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}[config.optimizer]
+    args = [f"lr={config.lr!r}"]
+    if config.optimizer in ("sgd", "rmsprop") and config.momentum:
+        args.append(f"momentum={config.momentum!r}")
+    if config.weight_decay:
+        args.append(f"weight_decay={config.weight_decay!r}")
+    if config.optimizer in ("adam", "adamw"):
+        args.append('fused=device.type in ("cpu", "cuda")')
+    return f"torch.optim.{name}(model.parameters(), {', '.join(args)})"
+
+
+def _scheduler(config: RunConfig) -> str:
+    if config.schedule == "constant":
+        return ""
+    import inspect
+
+    from engine.loop import lr_factor
+
+    source = inspect.getsource(lr_factor)
+    return (f"\n\n{source}\n\nSCHEDULE = {config.schedule!r}\n")
+
+
+_STANDARDISE = "x_train, x_val, x_test = ((x - mean) / std for x in (x_train, x_val, x_test))"
+_MAKE_SCHEDULER = """
+    steps_per_epoch = -(-len(y_train) // BATCH_SIZE)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_factor(SCHEDULE, steps_per_epoch * EPOCHS))"""
+
+_LOAD_DIGITS = '''from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    inputs = torch.tensor(digits.data, dtype=torch.float32).reshape(-1, 1, 8, 8)
+    targets = torch.tensor(digits.target, dtype=torch.long)
+    return inputs, targets, None, None'''
+
+_LOAD_IMAGES = '''from torchvision import datasets
+
+    root = "data"  # expects data/$dataset_class/raw/*-ubyte; download=True fetches them once
+    train = datasets.$dataset_class(root, train=True, download=False)
+    test = datasets.$dataset_class(root, train=False, download=False)
+    # Whole uint8 tensors scaled once: no per-image PIL conversion.
+    return (train.data.unsqueeze(1).float() / 255.0, train.targets.long(),
+            test.data.unsqueeze(1).float() / 255.0, test.targets.long())'''
+
+_MLP = '''class MLP(nn.Module):
+    """Flatten, then (linear, activation) blocks, then a linear output layer of logits."""
+
+    def __init__(self, in_features: int, hidden: tuple[int, ...], n_classes: int) -> None:
+        super().__init__()
+        widths = (in_features, *hidden)
+        pairs = zip(widths, widths[1:])
+        self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in pairs)
+$act
+        self.out = nn.Linear(widths[-1], n_classes)
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = x.flatten(start_dim=1)
+        for number, layer in enumerate(self.hidden):
+$forward
+        return self.out(x)
+
+
+def build_model(in_features: int, n_classes: int) -> nn.Module:
+    return MLP(in_features, $hidden, n_classes)'''
+
+_CNN = '''def build_model(in_features: int, n_classes: int) -> nn.Module:
+    side = round((in_features) ** 0.5)
+    return nn.Sequential(
+        nn.Conv2d(1, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(), nn.Linear(32 * (side // 4) ** 2, 64), nn.ReLU(),
+        nn.Dropout($dropout), nn.Linear(64, n_classes),
+    )'''
+
+_SCRIPT = '''"""Training Loop Lab export: $title.
+
+A standalone PyTorch training script. Install: `uv pip install torch scikit-learn`
+(or `pip install torch scikit-learn`; add torchvision for MNIST). Run: `python this_file.py`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
+
+SEED = $seed
+EPOCHS = $epochs
+BATCH_SIZE = $batch_size
+HAS_OWN_TEST_SPLIT = $has_test
+
+
+def pick_device() -> torch.device:
+    """cuda, then Apple's mps, then the CPU."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    if torch.backends.mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def load_raw() -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
+    $load_raw
+
+
+def split_indices(targets: Tensor, n_classes: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Stratified split by SEED: 70% train, 15% val, 15% test of every class."""
+    generator = torch.Generator().manual_seed(SEED)
+    train, val, test = [], [], []
+    for k in range(n_classes):
+        group = torch.nonzero(targets == k).flatten()
+        group = group[torch.randperm(len(group), generator=generator)]
+        n_val = round(len(group) * 0.15)
+        n_test = round(len(group) * 0.15) if HAS_OWN_TEST_SPLIT else 0
+        val.append(group[:n_val])
+        test.append(group[n_val:n_val + n_test])
+        train.append(group[n_val + n_test:])
+    train_idx = torch.cat(train)
+    train_idx = train_idx[torch.randperm(len(train_idx), generator=generator)]
+    return train_idx, torch.cat(val), torch.cat(test)
+
+
+class BatchDataset(Dataset):
+    """Indexed with a list of positions, returns a whole batch at once."""
+
+    def __init__(self, inputs: Tensor, targets: Tensor) -> None:
+        self.inputs, self.targets = inputs, targets
+
+    def __len__(self) -> int:
+        return len(self.targets)
+
+    def __getitem__(self, index: list[int]) -> tuple[Tensor, Tensor]:
+        positions = torch.as_tensor(index)
+        return self.inputs[positions], self.targets[positions]
+
+
+def load_data() -> tuple[tuple[Tensor, Tensor], ...]:
+    inputs, targets, test_inputs, test_targets = load_raw()
+    n_classes = 10
+    train_idx, val_idx, test_idx = split_indices(targets, n_classes)
+    x_train, y_train = inputs[train_idx], targets[train_idx]
+    x_val, y_val = inputs[val_idx], targets[val_idx]
+    if test_inputs is None:
+        x_test, y_test = inputs[test_idx], targets[test_idx]
+    else:
+        x_test, y_test = test_inputs, test_targets
+    # Standardise with statistics of the training split only.
+    if $per_feature:
+        mean, std = x_train.mean(dim=0), x_train.std(dim=0)
+    else:
+        mean, std = x_train.mean(), x_train.std()
+    std = torch.where(std > 1e-6, std, torch.ones_like(std))
+    $standardise
+    $prepare_train$one_hot
+    return (x_train, y_train), (x_val, y_val), (x_test, y_test)
+
+
+$model
+
+
+def train_step(model: nn.Module, inputs: Tensor, targets: Tensor, loss_fn: nn.Module,
+               optimizer: torch.optim.Optimizer) -> Tensor:
+    """Clear old gradients, then: 1. forward, 2. loss, 3. backward, 4. step."""
+    optimizer.zero_grad()
+    outputs = model(inputs)
+    loss = loss_fn(outputs, targets)
+    loss.backward()$clip
+    optimizer.step()
+    return loss
+
+
+def evaluate(model: nn.Module, inputs: Tensor, targets: Tensor,
+             loss_fn: nn.Module) -> tuple[float, float]:
+    """Loss and accuracy on a whole split, with dropout off and no gradient tracking."""
+    model.eval()
+    with torch.no_grad():
+        outputs = model(inputs)
+        loss = loss_fn(outputs, targets)
+    model.train()
+    labels = targets.argmax(dim=1) if targets.dim() == 2 else targets
+    accuracy = (outputs.argmax(dim=1) == labels).float().mean()
+    return loss.item(), accuracy.item()$scheduler
+
+
+def main() -> None:
+    torch.set_num_threads($threads)
+    device = pick_device()
+    (x_train, y_train), (x_val, y_val), (x_test, y_test) = load_data()
+    x_train, y_train = x_train.to(device), y_train.to(device)
+    x_val, y_val = x_val.to(device), y_val.to(device)
+    x_test, y_test = x_test.to(device), y_test.to(device)
+    n_classes = 10
+    in_features = x_train[0].numel()
+
+    torch.manual_seed(SEED)  # the same starting weights every run
+    model = build_model(in_features, n_classes)
+    $init
+    model.to(device)
+    loss_fn = $loss_fn
+    optimizer = $optimizer$make_scheduler
+
+    train_set = BatchDataset(x_train, y_train)
+    shuffle_generator = torch.Generator().manual_seed(SEED)
+    if $shuffle:
+        order = RandomSampler(train_set, generator=shuffle_generator)
+    else:
+        order = SequentialSampler(train_set)
+    batches = BatchSampler(order, batch_size=BATCH_SIZE, drop_last=False)
+    loader = DataLoader(train_set, sampler=batches, batch_size=None)
+
+    history: list[float] = []
+    diverged = False
+    for epoch in range(1, EPOCHS + 1):
+        for inputs, targets in loader:
+            loss = train_step(model, inputs, targets, loss_fn, optimizer)
+            history.append(loss.item())$scheduler_step
+            if not torch.isfinite(loss):
+                diverged = True  # a NaN or infinite loss never recovers: stop here
+                break
+        train_loss, train_acc = evaluate(model, x_train, y_train, loss_fn)
+        val_loss, val_acc = evaluate(model, x_val, y_val, loss_fn)
+        print(f"epoch {epoch:3d}  train_loss {train_loss:.6f}  train_acc {train_acc:.4f}  "
+              f"val_loss {val_loss:.6f}  val_acc {val_acc:.4f}")
+        if diverged:
+            print(f"loss became {loss.item()} at step {len(history)}: diverged")
+            return
+    test_loss, test_acc = evaluate(model, x_test, y_test, loss_fn)
+    print(f"test  loss {test_loss:.6f}  acc {test_acc:.4f}")
+
+
+if __name__ == "__main__":
+    main()
+'''
