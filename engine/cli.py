@@ -1,0 +1,253 @@
+"""`python -m engine`: train, compare, diagnose and export runs from the command line.
+
+Other tools read the --json output: its keys are a contract. Bad input exits with code 2
+and a one-line reason on stderr, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+from engine.checkpoint import CheckpointError
+from engine.config import DATASETS, MODELS, OPTIMIZERS, ConfigError, RunConfig, default_config
+from engine.data import DataUnavailableError
+from engine.records import EpochRecord, StepRecord
+
+
+class UsageError(Exception):
+    """Bad command-line input: printed as one line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # one line, not argparse's usage block
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated layer widths such as 128,64, got {text!r}") from None
+
+
+def _add_run_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--dataset", choices=DATASETS, default="digits")
+    parser.add_argument("--data-dir", default="data", help="where mnist/fashion_mnist live")
+    parser.add_argument("--epochs", type=int)
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--lr", type=float)
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--model", choices=MODELS)
+    parser.add_argument("--optimizer", choices=OPTIMIZERS)
+    parser.add_argument("--hidden", type=_hidden, help="hidden widths, e.g. 128,64")
+    parser.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps (default cpu)")
+    parser.add_argument("--threads", type=int)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = _Parser(prog="python -m engine", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    run = commands.add_parser("run", help="train one run and print its curves")
+    _add_run_options(run)
+    run.add_argument("--variant", help="train a broken variant instead of the baseline")
+    run.add_argument("--checkpoint", help="save the full state here after every epoch")
+    run.add_argument("--resume", help="continue from this checkpoint")
+    run.add_argument("--json", action="store_true", help="print one JSON object")
+
+    variants = commands.add_parser("variants", help="list the failure catalogue")
+    variants.add_argument("--json", action="store_true")
+
+    compare = commands.add_parser("compare", help="train the baseline and broken variants")
+    _add_run_options(compare)
+    compare.add_argument("--variant", action="append", required=True, metavar="ID")
+    compare.add_argument("--json", action="store_true")
+
+    diagnose = commands.add_parser("diagnose", help="diagnose a CSV training log")
+    diagnose.add_argument("log", help="CSV file, or - for standard input")
+    diagnose.add_argument("--classes", type=int, help="number of classes K (for ln K)")
+    diagnose.add_argument("--json", action="store_true")
+
+    export = commands.add_parser("export", help="write a run as a standalone PyTorch script")
+    _add_run_options(export)
+    export.add_argument("--variant")
+
+    download = commands.add_parser("download", help="download mnist or fashion_mnist")
+    download.add_argument("name", choices=("mnist", "fashion_mnist"))
+    download.add_argument("--data-dir", default="data")
+    return parser
+
+
+def config_from(args: argparse.Namespace) -> RunConfig:
+    """The baseline config for a dataset with the command line's overrides."""
+    overrides: dict[str, Any] = {}
+    for name in ("epochs", "batch_size", "lr", "seed", "model", "optimizer", "hidden", "threads"):
+        value = getattr(args, name, None)
+        if value is not None:
+            overrides[name] = value
+    overrides["device"] = args.device
+    return default_config(args.dataset, **overrides)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code."""
+    from engine.export import ExportError
+    from engine.training_log import LogFormatError
+    from engine.variants import UnknownVariantError
+
+    try:
+        args = build_parser().parse_args(argv)
+        handler = {"run": _run, "variants": _variants, "compare": _compare,
+                   "diagnose": _diagnose, "export": _export, "download": _download}
+        return handler[args.command](args)
+    except (UsageError, ConfigError, DataUnavailableError, CheckpointError, LogFormatError,
+            ExportError, UnknownVariantError, ValueError) as error:
+        print(f"error: {error}".splitlines()[0], file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+class Progress:
+    """A one-line text progress bar on stderr, shown only where a person is watching."""
+
+    def __init__(self, label: str, total_epochs: int, enabled: bool) -> None:
+        self.label, self.total, self.enabled = label, total_epochs, enabled
+        self.start = time.perf_counter()
+
+    def __call__(self, record: StepRecord | EpochRecord) -> None:
+        if not self.enabled or not isinstance(record, EpochRecord):
+            return
+        done = record.epoch / self.total
+        bar = "#" * int(24 * done)
+        elapsed = time.perf_counter() - self.start
+        eta = elapsed / done - elapsed if done else 0.0
+        print(f"\r{self.label:>26} [{bar:<24}] epoch {record.epoch}/{self.total} "
+              f"loss {record.train_loss:.3g}  eta {eta:4.1f}s", end="", file=sys.stderr)
+        if record.epoch == self.total:
+            print(file=sys.stderr)
+
+
+def _run(args: argparse.Namespace) -> int:
+    from engine.compare import diagnose_run, run_json
+    from engine.loop import train
+    from engine.variants import apply_variant
+
+    config = config_from(args)
+    if args.variant:
+        config = apply_variant(config, args.variant)
+    progress = Progress(config.variant or "baseline", config.epochs, sys.stderr.isatty())
+    result = train(config, data_dir=args.data_dir, on_event=progress,
+                   resume_from=args.resume, checkpoint_to=args.checkpoint)
+    diagnosis = diagnose_run(result)
+    if args.json:
+        _print_json(run_json(result, diagnosis))
+        return 0
+    _print_run(result, diagnosis)
+    return 0
+
+
+def _print_json(payload: object) -> None:
+    print(json.dumps(payload, allow_nan=False))
+
+
+def _print_run(result: Any, diagnosis: Any) -> None:
+    print(f"{result.label}: {result.status} in {result.seconds:.2f} s "
+          f"({result.train_seconds:.2f} s training), {result.parameter_count:,} parameters")
+    print("epoch  train_loss  train_acc  val_loss  val_acc  seconds")
+    for e in result.epochs:
+        print(f"{e.epoch:5d}  {e.train_loss:10.4f}  {_pct(e.train_acc):>9}  {e.val_loss:8.4f}  "
+              f"{_pct(e.val_acc):>7}  {e.seconds:7.3f}")
+    if result.test:
+        print(f"test: loss {result.test['loss']:.4f}  acc {_pct(result.test['acc'])}")
+    if result.error:
+        print(f"crashed: {result.error.type}: {result.error.message}")
+        print(f"  {result.error.explanation}")
+    _print_diagnosis(diagnosis)
+
+
+def _pct(value: float | None) -> str:
+    return "-" if value is None else f"{100 * value:.1f}%"
+
+
+def _print_diagnosis(diagnosis: Any) -> None:
+    print(f"diagnosis: {diagnosis.label}")
+    for sentence in diagnosis.evidence:
+        print(f"  - {sentence}")
+    print(f"  next: {diagnosis.next_experiment}")
+
+
+def _variants(args: argparse.Namespace) -> int:
+    from engine.variants import all_variants
+
+    catalogue = all_variants().values()
+    if args.json:
+        _print_json([v.summary() for v in catalogue])
+        return 0
+    for v in catalogue:
+        print(f"{v.id:28} {v.category:13} -> {v.expected_label:15} {v.symptom}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from engine.compare import compare, comparison_json
+
+    config = config_from(args)
+    watching = sys.stderr.isatty()
+
+    def progress(label: str, record: StepRecord | EpochRecord) -> None:
+        if watching and isinstance(record, EpochRecord):
+            print(f"\r{label:>26}: epoch {record.epoch}", end="", file=sys.stderr)
+
+    comparison = compare(config, args.variant, data_dir=args.data_dir, on_event=progress)
+    if watching:
+        print(file=sys.stderr)
+    if args.json:
+        _print_json(comparison_json(comparison))
+        return 0
+    _print_run(comparison.baseline, comparison.baseline_diagnosis)
+    for pair in comparison.variants:
+        print()
+        _print_run(pair.result, pair.diagnosis)
+    return 0
+
+
+def _diagnose(args: argparse.Namespace) -> int:
+    from engine.diagnosis import diagnose
+    from engine.training_log import parse_training_log, read_training_log
+
+    if args.log == "-":
+        log = parse_training_log(sys.stdin.read(), n_classes=args.classes)
+    else:
+        try:
+            log = read_training_log(args.log, n_classes=args.classes)
+        except OSError as error:
+            raise UsageError(f"cannot read {args.log}: {error.strerror}") from None
+    diagnosis = diagnose(log)
+    if args.json:
+        _print_json({"diagnosis": diagnosis.to_dict()})
+    else:
+        _print_diagnosis(diagnosis)
+    return 0
+
+
+def _export(args: argparse.Namespace) -> int:
+    from engine.export import export_script
+
+    sys.stdout.write(export_script(config_from(args), args.variant))
+    return 0
+
+
+def _download(args: argparse.Namespace) -> int:
+    from engine.data import download
+
+    print(f"downloaded to {download(args.name, args.data_dir)}")
+    return 0
