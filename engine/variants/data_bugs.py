@@ -83,7 +83,7 @@ VARIANTS = (
         title="Inputs not standardised",
         category="data",
         lessons=("2.5",),
-        symptom="Unstable or slow start: raw pixel values are large.",
+        symptom="Raw pixels (0-255 on MNIST) make a shaky start; digits' 0-16 hide it.",
         healthy_code="x = (x - train_mean) / train_std",
         broken_code="x = x  # raw pixel intensities (0-16 here, 0-255 for MNIST)",
         why="Large raw inputs make the first layer's outputs and gradients large, so the "

@@ -155,7 +155,7 @@ VARIANTS = (
         title="Vanishing gradients in a deep sigmoid net",
         category="optimisation",
         lessons=("2.4", "3.4"),
-        symptom="Flat loss; the first layer's gradient norm is around 1e-9.",
+        symptom="Flat loss, one class predicted for everything; first-layer gradient ~1e-9.",
         healthy_code="hidden = (128, 64); activation = nn.ReLU\n"
                      "optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)",
         broken_code="hidden = (32,) * 11; activation = nn.Sigmoid\n"
@@ -165,7 +165,7 @@ VARIANTS = (
             "millionfold, so the early layers never learn.",
         fix="Use ReLU-family activations with Kaiming init, add normalisation or skip "
             "connections, or use an adaptive optimizer; watch per-layer gradient norms.",
-        expected_label="not_learning",
+        expected_label="collapsed",
         configure=lambda base: dict(DEEP_SIGMOID),
     ),
     Variant(
