@@ -77,15 +77,18 @@ def replace_block(text: str, healthy: str, broken: str, label: str) -> str:
 
 
 def mark_bug_lines(healthy: str, broken: str, variant: Variant) -> str:
-    """Add a `# BUG` comment to every line of the broken script that the healthy one lacks."""
+    """Mark what the bug changed: `# BUG` on added or changed lines, a note for removed ones."""
     old, new = healthy.splitlines(), broken.splitlines()
-    marked = list(new)
+    marked: list[str] = []
     matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
-    for tag, _, _, start, end in matcher.get_opcodes():
-        if tag in ("replace", "insert"):
-            for index in range(start, end):
-                if new[index].strip() and "# BUG" not in new[index]:
-                    marked[index] = f"{new[index]}  # BUG ({variant.id})"
+    for tag, old_start, old_end, start, end in matcher.get_opcodes():
+        if tag in ("delete", "replace") and start == end:
+            for line in old[old_start:old_end]:
+                indent = line[: len(line) - len(line.lstrip())]
+                marked.append(f"{indent}# BUG ({variant.id}): removed `{line.strip()}`")
+        for line in new[start:end]:
+            changed = tag != "equal" and line.strip() and "# BUG" not in line
+            marked.append(f"{line}  # BUG ({variant.id})" if changed else line)
     header = (f"# Broken variant: {variant.id}: {variant.title}.\n"
               f"# Symptom: {variant.symptom}\n# Fix: {variant.fix}\n")
     return header + "\n".join(marked) + "\n"

@@ -1,0 +1,115 @@
+"""`python -m engine`: JSON contracts, exit codes and one-line errors."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.cli import main
+
+RUN_KEYS = {"config", "epochs", "steps", "test", "seconds", "diagnosis", "variant", "error"}
+EPOCH_KEYS = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"}
+
+
+def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_run_json_has_the_documented_keys(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["run", "--epochs", "2", "--batch-size", "64", "--lr", "0.002",
+                            "--seed", "3", "--json"], capsys)
+    assert code == 0
+    payload = json.loads(out)
+    assert RUN_KEYS <= set(payload)
+    assert payload["config"]["batch_size"] == 64 and payload["config"]["seed"] == 3
+    assert [e["epoch"] for e in payload["epochs"]] == [1, 2]
+    assert EPOCH_KEYS <= set(payload["epochs"][0])
+    assert {"step", "loss", "grad_norm"} <= set(payload["steps"][0])
+    assert len(payload["steps"]) == 2 * 20  # ceil(1259 / 64) steps per epoch
+    assert set(payload["test"]) == {"loss", "acc"} and payload["seconds"] > 0
+    assert {"label", "alternatives", "evidence", "next_experiment"} <= set(payload["diagnosis"])
+    assert payload["variant"] is None and payload["error"] is None
+
+
+def test_human_output_shows_a_table_and_the_diagnosis(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["run", "--epochs", "2"], capsys)
+    assert code == 0 and "train_loss" in out and "diagnosis:" in out
+
+
+def test_variants_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["variants", "--json"], capsys)
+    items = json.loads(out)
+    assert code == 0 and len(items) >= 19
+    assert set(items[0]) == {"id", "title", "category", "symptom", "expected_label"}
+
+
+def test_compare_json(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["compare", "--variant", "lr_too_high", "--variant",
+                            "swapped_loss_args", "--epochs", "2", "--json"], capsys)
+    payload = json.loads(out)
+    assert code == 0 and payload["baseline"]["variant"] is None
+    high, swapped = payload["variants"]
+    assert RUN_KEYS <= set(high) and high["variant"] == "lr_too_high"
+    assert swapped["error"]["type"] == "NotImplementedError"
+    assert set(swapped["error"]) == {"type", "message", "explanation"}
+    assert swapped["diagnosis"]["label"] == "crashed"
+
+
+def test_diagnose_file_and_stdin(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    log = tmp_path / "log.csv"
+    log.write_text("epoch,train_loss,val_loss\n1,0.90,0.63\n2,0.50,0.60\n3,0.30,0.66\n"
+                   "4,0.18,0.82\n")
+    code, out, _ = run_cli(["diagnose", str(log), "--json"], capsys)
+    assert code == 0 and json.loads(out)["diagnosis"]["label"] == "overfitting"
+    monkeypatch.setattr(sys, "stdin", io.StringIO(log.read_text()))
+    code, out, _ = run_cli(["diagnose", "-", "--json"], capsys)
+    assert code == 0 and set(json.loads(out)) == {"diagnosis"}
+
+
+def test_export_writes_a_script(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(["export", "--variant", "no_zero_grad", "--epochs", "3"], capsys)
+    assert code == 0 and "EPOCHS = 3" in out and "# BUG (no_zero_grad)" in out
+    compile(out, "script.py", "exec")
+
+
+@pytest.mark.parametrize(("args", "reason"), [
+    (["run", "--epochs", "0"], "epochs = 0 is not allowed"),
+    (["run", "--epochs", "many"], "invalid int value"),
+    (["run", "--lr", "-1"], "lr = -1.0 is not allowed"),
+    (["run", "--dataset", "imagenet"], "invalid choice"),
+    (["run", "--hidden", "12,x"], "comma-separated layer widths"),
+    (["run", "--variant", "nope"], "unknown variant 'nope'"),
+    (["compare", "--epochs", "2"], "--variant"),
+    (["diagnose", "/no/such/file.csv"], "No such file"),
+    (["run", "--resume", "/no/such/ckpt.pt"], "no checkpoint"),
+    (["export", "--dataset", "moons"], "export supports"),
+    ([], "required"),
+])
+def test_bad_input_exits_2_with_one_line(args: list[str], reason: str,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(args, capsys)
+    assert code == 2 and out == ""
+    assert reason in err and len(err.strip().splitlines()) == 1
+
+
+def test_bad_csv_gets_a_clear_message(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "bad.csv"
+    bad.write_text("epoch,acc\n1,0.5\n")
+    code, _, err = run_cli(["diagnose", str(bad)], capsys)
+    assert code == 2 and "train_loss" in err
+
+
+def test_missing_dataset_as_a_real_process(tmp_path: Path) -> None:
+    finished = subprocess.run(
+        [sys.executable, "-m", "engine", "run", "--dataset", "mnist", "--data-dir",
+         str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert finished.returncode == 2 and "Traceback" not in finished.stderr
+    assert "digits" in finished.stderr and finished.stdout == ""

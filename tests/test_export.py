@@ -1,0 +1,85 @@
+"""Exported scripts run on their own and reproduce the engine's curves."""
+
+from __future__ import annotations
+
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.config import default_config
+from engine.export import ExportError, code_diff, export_script, replace_block
+from engine.loop import train
+from engine.variants import all_variants, apply_variant, get_variant
+
+EPOCHS = 3
+EPOCH_LINE = re.compile(r"epoch +(\d+) +train_loss (\S+) +train_acc (\S+) +val_loss (\S+)")
+
+
+def run_script(text: str, folder: Path) -> subprocess.CompletedProcess[str]:
+    path = folder / "exported.py"
+    path.write_text(text)
+    # Run from an empty folder with no project on the path: torch and sklearn only.
+    return subprocess.run([sys.executable, "-I", str(path)], capture_output=True, text=True,
+                           cwd=folder, timeout=180)
+
+
+def same(a: float, b: float) -> bool:
+    return (math.isnan(a) and math.isnan(b)) or abs(a - b) <= 1e-4 * max(1.0, abs(b))
+
+
+@pytest.mark.parametrize("variant_id", [None, "lr_too_high", "no_shuffle", "tiny_subset",
+                                        "no_zero_grad", "softmax_before_ce", "dropout_in_eval",
+                                        "labels_misaligned", "exploding_gradients"])
+def test_exported_script_reproduces_the_engine(variant_id: str | None, tmp_path: Path) -> None:
+    baseline = default_config(epochs=EPOCHS)
+    text = export_script(baseline, variant_id)
+    finished = run_script(text, tmp_path)
+    assert finished.returncode == 0, finished.stderr
+    printed = [(int(e), float(tl), float(vl)) for e, tl, _, vl in EPOCH_LINE.findall(
+        finished.stdout)]
+    engine = train(baseline if variant_id is None else apply_variant(baseline, variant_id))
+    assert len(printed) == len(engine.epochs) >= 1
+    for (epoch, train_loss, val_loss), record in zip(printed, engine.epochs, strict=True):
+        assert epoch == record.epoch
+        assert same(train_loss, record.train_loss) and same(val_loss, record.val_loss)
+
+
+def test_a_crashing_bug_crashes_the_script_the_same_way(tmp_path: Path) -> None:
+    finished = run_script(export_script(default_config(epochs=1), "swapped_loss_args"), tmp_path)
+    assert finished.returncode != 0
+    assert "not implemented for 'Long'" in finished.stderr
+
+
+@pytest.mark.parametrize("variant_id", sorted(all_variants()))
+def test_every_variant_exports_with_its_bug_marked(variant_id: str) -> None:
+    text = export_script(default_config(), variant_id)
+    compile(text, f"{variant_id}.py", "exec")
+    assert f"# BUG ({variant_id})" in text
+    assert text.startswith(f"# Broken variant: {variant_id}")
+    diff = code_diff(default_config(), variant_id)
+    assert diff.startswith("--- healthy.py")
+
+
+def test_behaviour_bugs_show_the_very_lines_that_run() -> None:
+    healthy = export_script(default_config())
+    for variant_id in ("no_zero_grad", "no_step", "swapped_loss_args", "softmax_before_ce",
+                       "dropout_in_eval", "unregistered_layers", "leaky_validation",
+                       "logging_tensors", "labels_misaligned", "zero_grad_after_backward"):
+        variant = get_variant(variant_id)
+        assert replace_block(healthy, variant.healthy_code, variant.broken_code, variant_id)
+
+
+def test_healthy_script_is_plain_and_typed() -> None:
+    text = export_script(default_config())
+    assert "# BUG" not in text and "engine" not in text.replace("the engine", "")
+    assert "def train_step(model: nn.Module" in text
+    assert "cuda" in text and "mps" in text
+
+
+def test_unsupported_runs_say_what_is_supported() -> None:
+    with pytest.raises(ExportError, match="digits, mnist, fashion_mnist"):
+        export_script(default_config("moons"))
