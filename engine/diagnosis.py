@@ -51,6 +51,8 @@ _NEXT = {
     "CrossEntropyLoss (it applies log-softmax itself) and rerun; the loss should fall below 0.5.",
     "unstable": "Check that optimizer.zero_grad() runs once per step, then rerun with the learning "
     "rate 3x lower (e.g. 1e-3 -> 3e-4) and compare the curves.",
+    "saw_tooth": "Print the labels of the first 5 batches of an epoch: if each batch holds one "
+    "class, pass shuffle=True to the training DataLoader and compare the step curves.",
     "overfitting": "Retrain on more data (the full training set, or with augmentation) keeping "
     "everything else equal and compare the train-val gap; if there is no more data, add weight "
     "decay 1e-4.",
@@ -133,18 +135,20 @@ def _last(values: np.ndarray | None) -> float | None:
 
 
 def _chunks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(points, their noise): the finite values with zero noise, or for a long curve
+    """(points, their noise): the finite values with zero noise, or for a long curve up to
     MAX_POINTS chunk medians with their standard errors, so a 500-step log is judged like a
     20-epoch one and batch-to-batch noise cannot pass for shape."""
     finite = values[np.isfinite(values)]
     if len(finite) <= LONG:
         return finite, np.zeros(len(finite))
-    chunks = np.array_split(finite, MAX_POINTS)
+    chunks = np.array_split(finite, min(MAX_POINTS, len(finite) // 5))
     medians = np.array([np.median(chunk) for chunk in chunks])
-    # 1.4826 * MAD estimates the spread; 1.2533 / sqrt(n) turns it into the median's error
-    spread = [np.median(np.abs(chunk - m)) for chunk, m in zip(chunks, medians, strict=True)]
-    errors = 1.8581 * np.array(spread) / np.sqrt([len(chunk) for chunk in chunks])
-    return medians, errors
+    # Batch noise grows with the loss: pool the chunks' relative spread (1.4826 * MAD), then
+    # turn it into each median's standard error (1.2533 / sqrt(n)).
+    mad = np.array([np.median(np.abs(chunk - m)) for chunk, m in zip(chunks, medians, strict=True)])
+    relative = np.median(mad / np.maximum(np.abs(medians), 1e-12))
+    sizes = np.array([len(chunk) for chunk in chunks])
+    return medians, 1.8581 * relative * np.abs(medians) / np.sqrt(sizes)
 
 
 class _Curves:
@@ -173,9 +177,7 @@ class _Curves:
         self.fall = float((t[0] - t.min()) / abs(t[0])) if len(t) >= 2 and t[0] else 1.0
         g = self.first_grad
         self.dead_layer = g is not None and bool(np.all(np.abs(g[np.isfinite(g)]) < DEAD_GRAD))
-        self.classification = (
-            k is not None or self.train_acc is not None or self.val_acc is not None
-        )
+        self.classification = bool(self.k) or self.train_acc is not None or self.val_acc is not None
 
     def final_acc(self) -> tuple[str, float] | None:
         """The last accuracy, val preferred: it is what the learner will be judged on."""
@@ -270,10 +272,10 @@ def _diverged(c: _Curves) -> _Finding:
             where = c.at(int(bad[0])) if name == "Train loss" else f"step {int(bad[0]) + 1}"
             evidence.append(f"{name} became {_fmt(values[bad[0]])} at {where}.")
             score = 1.0
-    blow_score, blow_sentence = _blow_up(c)
-    if blow_score > 0:
-        evidence.append(blow_sentence)
-    score = max(score, blow_score)
+    for blow_score, sentence in (_blow_up(c), _rising(c)):
+        if blow_score > 0:
+            evidence.append(sentence)
+        score = max(score, blow_score)
     peak_grad = float(np.nanmax(np.abs(c.grad))) if c.grad is not None else 0.0
     if score and peak_grad > 100:
         evidence.append(f"The gradient norm peaked at {_fmt(peak_grad)}.")
@@ -281,8 +283,8 @@ def _diverged(c: _Curves) -> _Finding:
 
 
 def _sustained(values: np.ndarray | None) -> np.ndarray:
-    """Finite values; in a long curve each becomes the median of 5 neighbours, so a single
-    noisy batch cannot pass for a blow-up."""
+    """Finite values; in a long curve each becomes the median of 5 neighbours, so a burst of
+    huge losses counts (Adam at lr 1.0: ten steps in the thousands) but one noisy batch not."""
     finite = np.array([]) if values is None else values[np.isfinite(values)]
     if len(finite) <= LONG:
         return finite
@@ -312,22 +314,32 @@ def _blow_up(c: _Curves) -> tuple[float, str]:
     )
 
 
+def _rising(c: _Curves) -> tuple[float, str]:
+    """A train loss that ends well above where it started is diverging, if slowly."""
+    t = c.smooth
+    if len(t) < 2 or t[0] <= 0 or t[-1] <= 1.25 * t[0]:
+        return 0.0, ""
+    return _ramp(t[-1] / t[0], 1.25, 2.0), f"Train loss rose from {_fmt(t[0])} to {_fmt(t[-1])}."
+
+
 def _collapsed(c: _Curves) -> _Finding:
     share = c.top_share
     if share is None or share < 0.75:
         return _NONE
     spread = f" (an even spread would give each of the {c.k} classes {1 / c.k:.0%})" if c.k else ""
-    evidence = [f"{share:.0%} of the last epoch's predictions went to a single class{spread}."]
-    score = _ramp(share, 0.75, 0.9)
-    if c.fall < 0.03 or c.dead_layer:
-        score = min(score, 0.45)  # never learned at all: one-class output is a symptom, not cause
-    return _Finding(score, tuple(evidence), _NEXT["collapsed"])
+    evidence = (f"{share:.0%} of the last epoch's predictions went to a single class{spread}.",)
+    if not (c.dead_layer or c.fall < 0.03):
+        return _Finding(_ramp(share, 0.75, 0.9), evidence, _NEXT["collapsed"])
+    # The model never learned: the one-class output comes from a stuck model, not from a too
+    # big step, so the not-learning evidence and experiment are the useful ones.
+    stuck = _not_learning(c)
+    return _Finding(_ramp(share, 0.75, 0.9), evidence + stuck.evidence[:2], stuck.next_experiment)
 
 
 def _not_learning(c: _Curves) -> _Finding:
     evidence: list[str] = []
     t, score = c.smooth, 0.0
-    acc = c.final_acc()
+    acc, train_acc = c.final_acc(), _last(c.train_acc)
     if len(t) >= 2:
         fall = c.fall
         score = _ramp(-fall, -0.10, -0.03)
@@ -342,12 +354,16 @@ def _not_learning(c: _Curves) -> _Finding:
         top = float(np.nanmax(np.abs(c.first_grad))) if c.first_grad is not None else 0.0
         evidence.append(f"The first layer's gradient norm is {_fmt(top)}: its weights never move.")
         score = 1.0
-    accs = [_last(v) for v in (c.train_acc, c.val_acc)]
-    best = max((a for a in accs if a is not None), default=None)
-    if c.k and best is not None and best <= 1 / c.k + 0.1 * (1 - 1 / c.k):
+    if c.k and acc is not None and acc[1] <= 1 / c.k + 0.1 * (1 - 1 / c.k):
+        # Val at chance while train climbs is memorising labels the inputs do not predict.
+        memorised = (
+            f", although train acc reaches {_fmt(train_acc)}"
+            if acc[0] == "val acc" and (train_acc is not None and train_acc > acc[1] + 0.2)
+            else ""
+        )
         evidence.append(
-            f"The best final accuracy, {_fmt(best)}, is chance level for {c.k} "
-            f"classes (1/{c.k} = {1 / c.k:.2f})."
+            f"{acc[0].capitalize()} {_fmt(acc[1])} is chance level for {c.k} classes "
+            f"(1/{c.k} = {1 / c.k:.2f}){memorised}."
         )
         score = max(score, 0.8)
     advice = _NEXT["dead_gradient" if c.dead_layer else "not_learning"]
@@ -370,10 +386,12 @@ def _still_falling(values: np.ndarray, noise: np.ndarray) -> tuple[float, float,
 
 def _loss_floor(c: _Curves) -> _Finding:
     acc, t = c.final_acc(), c.smooth
-    if acc is None or not len(t):
+    if acc is None or len(t) < 2:  # "stopped falling" takes at least two rows
         return _NONE
-    rel = _still_falling(*_chunks(c.train))[0] if len(t) >= 3 else 0.0
-    score = _ramp(acc[1], 0.7, 0.8) * _ramp(float(t[-1]), 0.6, 0.8) * (1.0 if rel < 0.05 else 0.4)
+    rel = _still_falling(*_chunks(c.train))[0]
+    score = _ramp(acc[1], 0.7, 0.8) * _ramp(float(t[-1]), 0.6, 0.8)
+    if acc[1] < 0.8 or t[-1] < 0.8 or rel >= 0.05:
+        score = min(score, 0.45)  # near, but not the clear sign: high accuracy, high flat loss
     sentence = (
         f"Train loss stays at {_fmt(t[-1])} while {acc[0]} reaches {_fmt(acc[1])}: a model that "
         f"is right {acc[1]:.0%} of the time should have a loss far below that."
@@ -383,13 +401,13 @@ def _loss_floor(c: _Curves) -> _Finding:
 
 def _swings(values: np.ndarray, noise: np.ndarray) -> tuple[int, list[float]]:
     """(peaks, path through the turning points) of the moves big enough to matter: more than
-    20% of the level, 10% of the curve's range and 3 standard errors of the points, so the
-    wiggles of a healthy noisy curve never count."""
+    20% of the level, 10% of the curve's range and 5 standard errors of the points (the path
+    picks the extremes of many noisy medians), so a healthy curve's wiggles never count."""
     span = float(values.max() - values.min())
 
     def big(i: int, j: int) -> bool:
         a, b = float(values[i]), float(values[j])
-        floor = max(0.2 * min(abs(a), abs(b)), 0.1 * span, 3 * math.hypot(noise[i], noise[j]))
+        floor = max(0.2 * min(abs(a), abs(b)), 0.1 * span, 5 * math.hypot(noise[i], noise[j]))
         return abs(b - a) > floor
 
     turns, trend, extreme, low, high, peaks = [0], 0, 0, 0, 0, 0
@@ -419,11 +437,35 @@ def _unstable(c: _Curves) -> _Finding:
         peaks, path = _swings(curve, noise)
         score = 1.0 if peaks and len(path) >= 4 else 0.6 if peaks else 0.0
         if score > best.score:
-            chunk = len(values) // MAX_POINTS
-            note = f" (medians of {chunk}+ rows)" if len(values) > LONG else ""
+            chunk = len(values) // len(curve)
+            note = f" (medians of {chunk}+ rows)" if chunk > 1 else ""
             zigzag = " -> ".join(_fmt(p) for p in path[:7])
             best = _Finding(score, (f"{name} zig-zags instead of settling: {zigzag}{note}.",))
+    saw = _saw_tooth(c)
+    if saw.score > best.score:
+        return saw
     return _Finding(best.score, best.evidence, _NEXT["unstable"])
+
+
+def _saw_tooth(c: _Curves) -> _Finding:
+    """Step loss that climbs through most epochs and drops at each epoch's start: the batches
+    come in an order (e.g. sorted by class) that pulls the model back and forth."""
+    epochs, steps = len(c.log.train_loss), c.step
+    if steps is None or epochs < 3 or len(steps) < 8 * epochs:
+        return _NONE
+    per, rises = len(steps) // epochs, []
+    for epoch in np.split(steps[: per * epochs], epochs):
+        quarter = max(2, per // 4)
+        first, last = np.median(epoch[:quarter]), np.median(epoch[-quarter:])
+        finite = math.isfinite(first) and math.isfinite(last) and first != 0
+        rises.append(float((last - first) / abs(first)) if finite else 0.0)
+    rising = int(np.sum(np.asarray(rises) > 0.3))
+    sentence = (
+        f"Step loss climbs within {rising} of {epochs} epochs (median change "
+        f"{np.median(rises):+.0%} from an epoch's first to last quarter) and drops at each "
+        "new epoch: a saw-tooth."
+    )
+    return _Finding(_ramp(rising / epochs, 0.35, 0.6), (sentence,), _NEXT["saw_tooth"])
 
 
 def _overfitting(c: _Curves) -> _Finding:
@@ -507,20 +549,21 @@ _RULES: dict[str, Callable[[_Curves], _Finding]] = {
 }  # fmt: skip
 
 
-def _notes(c: _Curves) -> list[str]:
-    """Sentences worth adding whatever the label: too little data, a leaky validation."""
-    notes = []
+def _notes(c: _Curves) -> tuple[list[str], list[str]]:
+    """Sentences worth adding whatever the label, (before, after) its evidence: too little
+    data to judge, a validation that may be running on the training data."""
+    before, after = [], []
     if not c.train.size:
-        notes.append("No train loss was logged, so there is no curve to judge.")
+        before.append("No train loss was logged, so there is no curve to judge.")
     elif c.train.size == 1:
-        notes.append("Only one row of train loss was logged: too little to judge a trend.")
+        before.append("Only one row of train loss was logged: too little to judge a trend.")
     val = c.val
     if val is not None and len(val) == len(c.train) >= 2 and np.array_equal(val, c.train):
-        notes.append(
+        after.append(
             f"Val loss equals train loss at every {c.log.x_name}: validation may be "
             "running on the training data."
         )
-    return notes
+    return before, after
 
 
 def diagnose(log: TrainingLog) -> Diagnosis:
@@ -528,8 +571,8 @@ def diagnose(log: TrainingLog) -> Diagnosis:
 
     Never raises on any TrainingLog: missing columns, NaN, one-row logs all get a reading.
     """
-    c = _Curves(log)
     with np.errstate(all="ignore"):  # overflow to infinity is handled as data, not an error
+        c = _Curves(log)
         findings = {label: _RULES[label](c) for label in PRIORITY}
     scores = {k: _clip(f.score) for k, f in findings.items()}
     # Healthy means nothing else is wrong: it can score no higher than the worst problem allows.
@@ -540,8 +583,8 @@ def diagnose(log: TrainingLog) -> Diagnosis:
     if not scores[label]:
         advice = _NEXT["too_short"].format(x=log.x_name)
         label, finding = "underfitting", _Finding(0.0, (), advice)
-    notes = _notes(c) if label != "crashed" else []
-    evidence = (notes[:1] + list(finding.evidence) + notes[1:])[:4]
+    before, after = _notes(c) if label != "crashed" else ([], [])
+    evidence = (before + list(finding.evidence))[:3] + after
     others = sorted((k for k in PRIORITY if k != label and scores[k] > 0), key=lambda k: -scores[k])
     return Diagnosis(
         label,

@@ -14,9 +14,10 @@ import math
 import os
 import re
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ class TrainingLog:
 
     def to_frame(self) -> pd.DataFrame:
         """The per-row columns as a wide DataFrame: x_name, then each curve that is present."""
+        import pandas as pd  # only charts need it; reading a log stays light
+
         columns: dict[str, tuple[float, ...]] = {self.x_name: self.x, "train_loss": self.train_loss}
         for name in ("val_loss", "train_acc", "val_acc"):
             values = getattr(self, name)
@@ -80,7 +83,7 @@ _MISSING_WORDS = {"nan", "-nan", "na", "n/a", "null", "none"}
 _SEPARATOR_NAMES = {",": "commas", "\t": "tabs", ";": "semicolons"}
 
 
-def normalise_column(name: str) -> str:
+def _normalise(name: str) -> str:
     """'Val Loss', 'val-loss' and 'val/loss' all become 'val_loss'."""
     return re.sub(r"[\s\-/.]+", "_", name.strip().strip("\"'").lower()).strip("_")
 
@@ -177,7 +180,8 @@ def _check_text(text: str) -> str:
 
 
 def _detect_delimiter(text: str) -> str:
-    header = next(line for line in text.splitlines() if line.strip())
+    lines = (line for line in text.splitlines() if line.strip() and not line.startswith("#"))
+    header = next(lines, "")
     counts = {sep: header.count(sep) for sep in (",", "\t", ";")}
     best = max(counts, key=lambda sep: counts[sep])  # ties keep the comma, listed first
     return best if counts[best] else ","
@@ -228,7 +232,7 @@ def _map_columns(header: list[str]) -> dict[str, int]:
     """Engine column name -> index in the row. An exact name beats a synonym."""
     columns: dict[str, int] = {}
     for index, name in enumerate(header):
-        key = normalise_column(name)
+        key = _normalise(name)
         canonical = _CANONICAL.get(key)
         if canonical and (canonical not in columns or key == canonical):
             columns[canonical] = index
@@ -246,8 +250,8 @@ def _missing_loss_message(header: list[str]) -> str:
         )
     hint = ""
     for name in header:
-        close = difflib.get_close_matches(normalise_column(name), _SYNONYMS["train_loss"], 1, 0.75)
-        if close and normalise_column(name) not in _CANONICAL:
+        close = difflib.get_close_matches(_normalise(name), _SYNONYMS["train_loss"], 1, 0.75)
+        if close and _normalise(name) not in _CANONICAL:
             hint = f" Did you mean train_loss instead of '{name.strip()}'?"
             break
     return (

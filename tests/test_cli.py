@@ -27,10 +27,10 @@ def test_run_json_has_the_documented_keys(capsys: pytest.CaptureFixture[str]) ->
                             "--seed", "3", "--json"], capsys)
     assert code == 0
     payload = json.loads(out)
-    assert RUN_KEYS <= set(payload)
+    assert set(payload) >= RUN_KEYS
     assert payload["config"]["batch_size"] == 64 and payload["config"]["seed"] == 3
     assert [e["epoch"] for e in payload["epochs"]] == [1, 2]
-    assert EPOCH_KEYS <= set(payload["epochs"][0])
+    assert set(payload["epochs"][0]) >= EPOCH_KEYS
     assert {"step", "loss", "grad_norm"} <= set(payload["steps"][0])
     assert len(payload["steps"]) == 2 * 20  # ceil(1259 / 64) steps per epoch
     assert set(payload["test"]) == {"loss", "acc"} and payload["seconds"] > 0
@@ -56,7 +56,7 @@ def test_compare_json(capsys: pytest.CaptureFixture[str]) -> None:
     payload = json.loads(out)
     assert code == 0 and payload["baseline"]["variant"] is None
     high, swapped = payload["variants"]
-    assert RUN_KEYS <= set(high) and high["variant"] == "lr_too_high"
+    assert set(high) >= RUN_KEYS and high["variant"] == "lr_too_high"
     assert swapped["error"]["type"] == "NotImplementedError"
     assert set(swapped["error"]) == {"type", "message", "explanation"}
     assert swapped["diagnosis"]["label"] == "crashed"

@@ -195,6 +195,16 @@ def test_loss_blowing_up_in_the_steps_is_diverged() -> None:
     assert "4.2e+03" in evidence(result)
 
 
+def test_short_burst_of_huge_step_losses_is_diverged() -> None:
+    # Adam at lr 1.0: ten steps in the thousands, then stuck near ln 10 for 800 steps
+    steps = [2.27] + [9806.0, 1215.0, 5178.0, 3200.0, 1100.0, 276.0, 130.0, 30.0, 89.0]
+    steps += [2.4 + 0.1 * math.sin(i) for i in range(790)]
+    log = make_log([2.38] * 20, val_acc=[0.1] * 20, n_classes=10, step_loss=steps)
+    result = diagnose(log)
+    assert result.label == "diverged"
+    assert "ln 10 = 2.30" in evidence(result)
+
+
 def test_loss_far_above_ln_k_is_diverged() -> None:
     log = make_log([312.0] + [2.4] * 19, val_acc=[0.1] * 20, n_classes=10, top_class_share=1.0)
     result = diagnose(log)

@@ -79,6 +79,7 @@ def test_percentage_accuracies_become_fractions() -> None:
         "epoch;train_loss;val_loss\n1;2,5;2,4\n2;1,5;1,6\n",  # decimal commas
         "\ufeffepoch,train_loss,val_loss\r\n1,2.5,2.4\r\n2,1.5,1.6\r\n\r\n",
         "# exported by my script\nepoch,train_loss,val_loss\n\n1,2.5,2.4\n2,1.5,1.6\n",
+        "# run 3; lr 0.1; seed 42\nepoch\ttrain_loss\tval_loss\n1\t2.5\t2.4\n2\t1.5\t1.6\n",
     ],
 )
 def test_separators_line_endings_and_comments(text: str) -> None:
@@ -121,6 +122,10 @@ def test_lightning_rows_of_one_step_are_merged() -> None:
 def test_empty_text(text: str) -> None:
     message = error_message(text)
     assert "empty" in message and "header row" in message and "train_loss" in message
+
+
+def test_only_comments() -> None:
+    assert "only blank or comment lines" in error_message("# nothing logged yet\n")
 
 
 def test_header_without_rows() -> None:
