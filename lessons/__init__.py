@@ -1,0 +1,1 @@
+"""Lesson content: Markdown files under content/ and runnable exercise solutions."""

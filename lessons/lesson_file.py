@@ -1,0 +1,144 @@
+"""Read a lesson file: TOML front matter, then eight Markdown sections in a fixed order.
+
+A teacher edits lessons/content/lesson-M-N.md without touching code. The format:
+
+    +++
+    id = "1.1"
+    module = 1
+    title = "What is a training loop?"
+    variants = ["no_zero_grad", "no_step"]
+    +++
+    ## Introduction ... ## ELI5 ... ## The math ... ## In depth ... ## Try it ...
+    ## Exercises    (### Exercise 1: title / prompt / solution: PATH / expect: TEXT)
+    ## Quick check  (### question / - [ ] option / - [x] correct / > Feedback: why)
+    ## Key takeaways (a paragraph, then 3-6 "- " bullets)
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+CONTENT = Path(__file__).parent / "content"
+ROOT = Path(__file__).parent.parent
+SECTIONS = ("Introduction", "ELI5", "The math", "In depth", "Try it", "Exercises",
+            "Quick check", "Key takeaways")
+
+
+class LessonFormatError(ValueError):
+    """A lesson file does not follow the format; the message names the file and the part."""
+
+
+@dataclass(frozen=True)
+class Exercise:
+    title: str
+    prompt: str
+    solution: Path  # a runnable .py file, shown on the page as its own text
+    expect: str  # a substring the solution prints when it runs correctly
+
+
+@dataclass(frozen=True)
+class Question:
+    text: str
+    options: tuple[str, ...]
+    correct: int
+    feedback: str
+
+
+@dataclass(frozen=True)
+class Lesson:
+    id: str
+    module: int
+    title: str
+    variants: tuple[str, ...]
+    sections: dict[str, str]  # section heading -> Markdown body
+    exercises: tuple[Exercise, ...]
+    questions: tuple[Question, ...]
+    summary: str
+    takeaways: tuple[str, ...]
+
+
+def lesson_path(lesson_id: str) -> Path:
+    return CONTENT / f"lesson-{lesson_id.replace('.', '-')}.md"
+
+
+def has_content(lesson_id: str) -> bool:
+    return lesson_path(lesson_id).is_file()
+
+
+def load_lesson(path: Path) -> Lesson:
+    """Parse one lesson file; raises LessonFormatError saying what is missing or malformed."""
+    text = path.read_text(encoding="utf-8")
+    match = re.match(r"\+\+\+\n(.*?)\n\+\+\+\n(.*)", text, flags=re.DOTALL)
+    if not match:
+        raise LessonFormatError(f"{path.name}: expected TOML front matter between +++ lines")
+    try:
+        meta = tomllib.loads(match.group(1))
+    except tomllib.TOMLDecodeError as error:
+        raise LessonFormatError(f"{path.name}: front matter is not valid TOML ({error})") from None
+    sections = _split_sections(path.name, match.group(2))
+    summary, takeaways = _takeaways(sections["Key takeaways"])
+    return Lesson(
+        id=str(meta.get("id", "")), module=int(meta.get("module", 0)),
+        title=str(meta.get("title", "")), variants=tuple(meta.get("variants", ())),
+        sections=sections, exercises=_exercises(path.name, sections["Exercises"]),
+        questions=_questions(path.name, sections["Quick check"]),
+        summary=summary, takeaways=takeaways,
+    )
+
+
+def _split_sections(name: str, body: str) -> dict[str, str]:
+    parts = re.split(r"^## (.+)$", body, flags=re.MULTILINE)
+    found = {heading.strip(): text.strip() for heading, text in zip(parts[1::2], parts[2::2],
+                                                                       strict=True)}
+    order = [h for h in found if h in SECTIONS]
+    missing = [h for h in SECTIONS if h not in found]
+    if missing:
+        raise LessonFormatError(f"{name}: missing section(s) {', '.join(missing)}")
+    if order != list(SECTIONS):
+        raise LessonFormatError(f"{name}: sections must come in the order {', '.join(SECTIONS)}")
+    return {heading: found[heading] for heading in SECTIONS}
+
+
+def _blocks(text: str) -> list[tuple[str, str]]:
+    parts = re.split(r"^### (.+)$", text, flags=re.MULTILINE)
+    return [(title.strip(), body.strip()) for title, body in zip(parts[1::2], parts[2::2],
+                                                                  strict=True)]
+
+
+def _exercises(name: str, text: str) -> tuple[Exercise, ...]:
+    exercises = []
+    for title, body in _blocks(text):
+        solution = re.search(r"^solution:\s*(\S+)\s*$", body, flags=re.MULTILINE)
+        expect = re.search(r"^expect:\s*(.+?)\s*$", body, flags=re.MULTILINE)
+        if not solution or not expect:
+            raise LessonFormatError(f"{name}: exercise {title!r} needs 'solution:' and "
+                                    "'expect:' lines")
+        prompt = re.sub(r"^(solution|expect):.*$", "", body, flags=re.MULTILINE).strip()
+        title = re.sub(r"^Exercise \d+:\s*", "", title)
+        exercises.append(Exercise(title, prompt, ROOT / solution.group(1),
+                                  expect.group(1).strip("`")))
+    return tuple(exercises)
+
+
+def _questions(name: str, text: str) -> tuple[Question, ...]:
+    questions = []
+    for title, body in _blocks(text):
+        options = re.findall(r"^- \[( |x)\] (.+)$", body, flags=re.MULTILINE)
+        feedback = re.search(r"^> Feedback:\s*(.+)$", body, flags=re.MULTILINE | re.DOTALL)
+        correct = [i for i, (mark, _) in enumerate(options) if mark == "x"]
+        if len(correct) != 1 or not feedback:
+            raise LessonFormatError(f"{name}: question {title!r} needs exactly one [x] option "
+                                    "and a '> Feedback:' line")
+        questions.append(Question(title, tuple(o for _, o in options), correct[0],
+                                  feedback.group(1).strip()))
+    return tuple(questions)
+
+
+def _takeaways(text: str) -> tuple[str, tuple[str, ...]]:
+    bullets = tuple(m.strip() for m in re.findall(r"^- (.+)$", text, flags=re.MULTILINE))
+    summary = "\n".join(line for line in text.splitlines()
+                        if not line.startswith("- ")).strip()
+    return summary, bullets

@@ -1,0 +1,186 @@
+"""Altair charts of one or more runs on shared axes: healthy and broken in fixed colours."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import altair as alt
+import pandas as pd
+
+from engine.records import EpochRecord, StepRecord
+
+BASELINE_COLOUR = "#2563eb"
+REFERENCE_COLOUR = "#64748b"
+BROKEN_COLOURS = ("#dc2626", "#d97706", "#7c3aed", "#059669", "#db2777", "#0891b2", "#65a30d")
+MAX_POINTS_PER_RUN = 1200  # keep the browser quick on long runs; every point is still real
+
+
+@dataclass(frozen=True)
+class RunCurves:
+    """What a chart needs from a run, finished or still training."""
+
+    label: str
+    steps: Sequence[StepRecord]
+    epochs: Sequence[EpochRecord]
+    diverged_at_step: int | None = None
+
+
+def colour_scale(labels: Sequence[str]) -> alt.Scale:
+    """Baseline blue, healthy references grey, broken runs warm colours, in a fixed order."""
+    colours, broken = [], 0
+    for label in labels:
+        if label == "baseline":
+            colours.append(BASELINE_COLOUR)
+        elif label.startswith("healthy"):
+            colours.append(REFERENCE_COLOUR)
+        else:
+            colours.append(BROKEN_COLOURS[broken % len(BROKEN_COLOURS)])
+            broken += 1
+    return alt.Scale(domain=list(labels), range=colours)
+
+
+def step_frame(runs: Sequence[RunCurves]) -> pd.DataFrame:
+    """Per-step loss and gradient norm, one row per run and step (thinned on long runs)."""
+    rows = []
+    for run in runs:
+        stride = max(1, math.ceil(len(run.steps) / MAX_POINTS_PER_RUN))
+        for record in run.steps[::stride]:
+            rows.append({"run": run.label, "step": record.step, "epoch": record.epoch,
+                         "loss": _finite(record.loss), "grad_norm": _finite(record.grad_norm)})
+    return pd.DataFrame(rows, columns=["run", "step", "epoch", "loss", "grad_norm"])
+
+
+def epoch_frame(runs: Sequence[RunCurves]) -> pd.DataFrame:
+    """Per-epoch train and val loss and accuracy, tidy: run, epoch, split, loss, acc."""
+    rows = []
+    for run in runs:
+        for e in run.epochs:
+            for split in ("train", "val"):
+                rows.append({"run": run.label, "epoch": e.epoch, "split": split,
+                             "loss": _finite(getattr(e, f"{split}_loss")),
+                             "acc": _finite(getattr(e, f"{split}_acc"))})
+    return pd.DataFrame(rows, columns=["run", "epoch", "split", "loss", "acc"])
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _loss_scale(values: pd.Series) -> alt.Scale:
+    finite = values.dropna()
+    if len(finite) and (finite <= 0).any():
+        return alt.Scale(type="symlog")  # a negative "loss" must stay visible, not vanish
+    return alt.Scale(type="log")
+
+
+def _legend_focus(name: str) -> alt.Parameter:
+    return alt.selection_point(fields=["run"], bind="legend", name=name)
+
+
+def _reference_lines(ln_k: float | None, diverged: dict[str, int], x: str) -> list[alt.Chart]:
+    layers: list[alt.Chart] = []
+    if ln_k is not None:
+        rule = pd.DataFrame({"y": [ln_k], "text": [f"ln K = {ln_k:.2f} (chance)"]})
+        base = alt.Chart(rule)
+        layers.append(base.mark_rule(strokeDash=[6, 4], color="#475569").encode(y="y:Q"))
+        layers.append(base.mark_text(align="left", dx=4, dy=-6, color="#475569",
+                                     fontSize=11).encode(y="y:Q", text="text:N",
+                                                         x=alt.value(0)))
+    if diverged and x == "step":
+        marks = pd.DataFrame([{"step": s, "run": r, "text": f"{r}: diverged here (NaN/inf)"}
+                              for r, s in diverged.items()])
+        base = alt.Chart(marks)
+        layers.append(base.mark_rule(color="#b91c1c", strokeWidth=2).encode(x="step:Q"))
+        layers.append(base.mark_text(align="left", dx=4, dy=8, color="#b91c1c", fontSize=11)
+                      .encode(x="step:Q", y=alt.value(0), text="text:N"))
+    return layers
+
+
+def _hover_readout(frame: pd.DataFrame, x: str, value: str, labels: Sequence[str],
+                   title: str) -> list[alt.Chart]:
+    """A vertical rule under the pointer with every run's value at that x in the tooltip."""
+    wide = frame.pivot_table(index=x, columns="run", values=value, aggfunc="first")
+    wide = wide.reindex(columns=[label for label in labels if label in wide.columns])
+    wide = wide.reset_index()
+    wide.columns = [str(c) for c in wide.columns]
+    hover = alt.selection_point(fields=[x], nearest=True, on="pointerover", empty=False,
+                                name=f"hover_{x}_{value}")
+    tooltip = [alt.Tooltip(f"{x}:Q", title=x.capitalize())] + [
+        alt.Tooltip(f"{label}:Q", title=f"{label} {title}", format=".4g")
+        for label in wide.columns if label != x]
+    rule = alt.Chart(wide).mark_rule(color="#94a3b8").encode(
+        x=f"{x}:Q",
+        opacity=alt.condition(hover, alt.value(0.8), alt.value(0)),
+        tooltip=tooltip,
+    ).add_params(hover)
+    return [rule]
+
+
+def step_loss_chart(runs: Sequence[RunCurves], n_classes: int | None) -> alt.LayerChart:
+    """Training loss of every mini-batch, all runs on one log-scale axis."""
+    frame = step_frame(runs)
+    labels = [r.label for r in runs]
+    focus = _legend_focus("focus_step")
+    line = alt.Chart(frame).mark_line(strokeWidth=1.4).encode(
+        x=alt.X("step:Q", title="Step (one mini-batch update)"),
+        y=alt.Y("loss:Q", title="Training loss per batch", scale=_loss_scale(frame["loss"])),
+        color=alt.Color("run:N", title="Run", scale=colour_scale(labels),
+                        legend=alt.Legend(orient="top")),
+        opacity=alt.condition(focus, alt.value(0.95), alt.value(0.12)),
+    ).add_params(focus)
+    diverged = {r.label: r.diverged_at_step for r in runs if r.diverged_at_step}
+    ln_k = math.log(n_classes) if n_classes else None
+    layers = [line, *_reference_lines(ln_k, diverged, "step"),
+              *_hover_readout(frame, "step", "loss", labels, "loss")]
+    return alt.layer(*layers).properties(title="Loss per step", height=280)
+
+
+def epoch_chart(runs: Sequence[RunCurves], metric: str, n_classes: int | None
+                ) -> alt.LayerChart:
+    """Train (solid) and validation (dashed) loss or accuracy per epoch, all runs."""
+    frame = epoch_frame(runs)
+    labels = [r.label for r in runs]
+    focus = _legend_focus(f"focus_{metric}")
+    is_loss = metric == "loss"
+    y_title = "Loss (full split, eval mode)" if is_loss else "Accuracy (fraction correct)"
+    scale = _loss_scale(frame["loss"]) if is_loss else alt.Scale(domain=[0, 1])
+    line = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(size=28)).encode(
+        x=alt.X("epoch:Q", title="Epoch", axis=alt.Axis(tickMinStep=1)),
+        y=alt.Y(f"{metric}:Q", title=y_title, scale=scale),
+        color=alt.Color("run:N", title="Run", scale=colour_scale(labels),
+                        legend=alt.Legend(orient="top")),
+        strokeDash=alt.StrokeDash("split:N", title="Split",
+                                  scale=alt.Scale(domain=["train", "val"], range=[[1, 0], [5, 3]])),
+        opacity=alt.condition(focus, alt.value(0.95), alt.value(0.12)),
+        tooltip=["run:N", "epoch:Q", "split:N", alt.Tooltip(f"{metric}:Q", format=".4g")],
+    ).add_params(focus)
+    layers: list[alt.Chart] = [line]
+    if is_loss and n_classes:
+        layers += _reference_lines(math.log(n_classes), {}, "epoch")
+    if not is_loss and n_classes:
+        chance = pd.DataFrame({"y": [1 / n_classes]})
+        layers.append(alt.Chart(chance).mark_rule(strokeDash=[6, 4], color="#475569")
+                      .encode(y="y:Q"))
+    title = "Loss per epoch" if is_loss else "Accuracy per epoch"
+    return alt.layer(*layers).properties(title=title, height=280)
+
+
+def grad_norm_chart(runs: Sequence[RunCurves]) -> alt.LayerChart:
+    """Total gradient norm at every step, log scale: exploding and vanishing both show."""
+    frame = step_frame(runs)
+    labels = [r.label for r in runs]
+    focus = _legend_focus("focus_grad")
+    positive = frame[frame["grad_norm"].fillna(0) > 0]
+    line = alt.Chart(positive).mark_line(strokeWidth=1.2).encode(
+        x=alt.X("step:Q", title="Step (one mini-batch update)"),
+        y=alt.Y("grad_norm:Q", title="Gradient norm ‖∇L‖ (log scale)",
+                scale=alt.Scale(type="log")),
+        color=alt.Color("run:N", title="Run", scale=colour_scale(labels),
+                        legend=alt.Legend(orient="top")),
+        opacity=alt.condition(focus, alt.value(0.95), alt.value(0.12)),
+        tooltip=["run:N", "step:Q", alt.Tooltip("grad_norm:Q", format=".3g")],
+    ).add_params(focus)
+    caption = "Gradient norm per step (runs with zero gradient have no line)"
+    return alt.layer(line).properties(title=caption, height=280)

@@ -1,0 +1,91 @@
+"""The Failure Lab's comparison flow, reusable by lessons: predict, train live, explain."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import streamlit as st
+
+from engine.compare import diagnose_run, run_summary
+from engine.config import RunConfig
+from engine.results import RunResult
+from engine.variants import apply_variant, get_variant, healthy_reference
+from ui.live import train_side_by_side
+from ui.results import PREDICTIONS, show_results
+
+
+def runs_to_train(baseline: RunConfig, variant_ids: Sequence[str]) -> dict[str, RunConfig]:
+    """Baseline, any healthy reference a bug needs (e.g. with dropout), then each variant."""
+    runs: dict[str, RunConfig] = {"baseline": baseline}
+    for variant_id in variant_ids:
+        variant = get_variant(variant_id)
+        reference = healthy_reference(baseline, variant)
+        if reference != baseline:
+            changes = ", ".join(f"{k}={v}" for k, v in variant.requires.items())
+            runs.setdefault(f"healthy ({changes})", reference)
+        runs[variant_id] = apply_variant(baseline, variant_id)
+    return runs
+
+
+def prediction_widgets(variant_ids: Sequence[str], key: str) -> dict[str, str | None]:
+    """'Predict first': the learner's guess for each broken curve, before it is revealed."""
+    guesses: dict[str, str | None] = {}
+    if not variant_ids:
+        return guesses
+    st.markdown("**Predict first.** What will each broken curve do? (optional)")
+    for variant_id in variant_ids:
+        guesses[variant_id] = st.segmented_control(
+            get_variant(variant_id).title, list(PREDICTIONS), key=f"{key}_guess_{variant_id}")
+    return guesses
+
+
+def record_history(results: dict[str, RunResult], key: str) -> None:
+    """Add this comparison's runs to the session's table of runs tried."""
+    history = st.session_state.setdefault(f"{key}_history", [])
+    for label, result in results.items():
+        summary = run_summary(result)
+        history.append({
+            "#": len(history) + 1,
+            "run": label,
+            "variant": result.config.variant or "—",
+            "dataset": result.config.dataset,
+            "lr": result.config.lr,
+            "batch": result.config.batch_size,
+            "epochs": result.config.epochs,
+            "seed": result.config.seed,
+            "diagnosis": diagnose_run(result).label,
+            "best val acc": summary["best_val_acc"],
+            "seconds": round(result.seconds, 2),
+            "at": time.strftime("%H:%M:%S"),
+            "_result": result,
+        })
+
+
+def comparison_section(baseline: RunConfig, variant_ids: Sequence[str], key: str,
+                       autorun: bool = False) -> None:
+    """Predict, Train (live), then the diagnoses, the code difference and the downloads.
+
+    Results live in session state under `key`, so they survive reruns and page switches.
+    """
+    predictions = prediction_widgets(variant_ids, key)
+    runs = runs_to_train(baseline, variant_ids)
+    start = st.button("Train", type="primary", key=f"{key}_train",
+                      icon=":material/play_arrow:", disabled=not variant_ids,
+                      help="Train the baseline and the broken variants side by side")
+    if not variant_ids:
+        st.info("Choose at least one broken variant to compare with the baseline.")
+    if (start or autorun) and variant_ids:
+        st.session_state[f"{key}_pending"] = {"runs": runs, "variants": list(variant_ids)}
+    pending = st.session_state.get(f"{key}_pending")
+    if pending:
+        results = train_side_by_side(pending["runs"], key)
+        st.session_state.pop(f"{key}_pending", None)
+        if results is not None:
+            st.session_state[f"{key}_results"] = {
+                "results": results, "baseline": pending["runs"]["baseline"],
+                "variants": pending["variants"]}
+            record_history(results, key)
+    shown = st.session_state.get(f"{key}_results")
+    if shown:
+        show_results(shown["results"], shown["baseline"], shown["variants"], predictions, key)

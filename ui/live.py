@@ -1,0 +1,103 @@
+"""Train several runs side by side and redraw their curves while they train."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping
+
+import streamlit as st
+
+from engine.config import RunConfig
+from engine.data import load_data
+from engine.results import RunResult
+from ui.board import session_id, training_board
+from ui.charts import RunCurves, epoch_chart, grad_norm_chart, step_loss_chart
+from ui.jobs import TrainingJob
+
+REDRAW_SECONDS = 0.4  # a few redraws per second at most: every redraw costs server CPU
+MAX_WAIT_SECONDS = 600
+
+
+def n_classes_of(config: RunConfig) -> int | None:
+    try:
+        return load_data(config).n_classes or None
+    except Exception:  # data unavailable: the job reports it
+        return None
+
+
+def draw_charts(curves: list[RunCurves], n_classes: int | None, key: str) -> None:
+    """The four comparison charts in a 2 x 2 grid."""
+    left, right = st.columns(2)
+    with left:
+        st.altair_chart(step_loss_chart(curves, n_classes), width="stretch")
+        st.altair_chart(epoch_chart(curves, "acc", n_classes), width="stretch")
+    with right:
+        st.altair_chart(epoch_chart(curves, "loss", n_classes), width="stretch")
+        st.altair_chart(grad_norm_chart(curves), width="stretch")
+
+
+def curves_of(label: str, job: TrainingJob) -> RunCurves:
+    if job.result is not None:
+        r = job.result
+        return RunCurves(label, r.steps, r.epochs, r.diverged_at_step)
+    return RunCurves(label, list(job.steps), list(job.epochs))
+
+
+def _progress_text(jobs: Mapping[str, TrainingJob]) -> str:
+    board = training_board()
+    parts = []
+    for label, job in jobs.items():
+        if job.done.is_set():
+            parts.append(f"{label}: done")
+            continue
+        position = board.queue_position(job)
+        if position:
+            parts.append(f"{label}: waiting, position {position} in the queue")
+            continue
+        rate = job.steps_per_second()
+        remaining = job.total_steps - len(job.steps)
+        eta = f", about {remaining / rate:.0f} s left" if rate else ""
+        speed = f"{rate:.0f} steps/s" if rate else "starting"
+        parts.append(f"{label}: step {len(job.steps)}/{job.total_steps} ({speed}{eta})")
+    return " · ".join(parts)
+
+
+def train_side_by_side(runs: Mapping[str, RunConfig], state_key: str
+                       ) -> dict[str, RunResult] | None:
+    """Train (or fetch from the shared cache) every run, drawing live until all finish.
+
+    Returns the results, or None if a run could not start (the message is shown).
+    The Stop button ends this session's runs between steps, keeping what was trained.
+    """
+    board, me = training_board(), session_id()
+    try:
+        jobs = {label: board.submit(config, me) for label, config in runs.items()}
+    except Exception as error:
+        st.error(f"Could not start training: {error}")
+        return None
+    if st.button("Stop", key=f"{state_key}_stop", icon=":material/stop_circle:",
+                 help="End the runs now, between two steps, and keep what was trained"):
+        for job in jobs.values():
+            board.stop(job, me)
+    n_classes = n_classes_of(next(iter(runs.values())))
+    bar = st.progress(0.0, text="Starting...")
+    chart_area = st.empty()
+    waited = 0.0
+    while not all(job.done.is_set() for job in jobs.values()) and waited < MAX_WAIT_SECONDS:
+        done = sum(job.progress for job in jobs.values()) / len(jobs)
+        bar.progress(done, text=_progress_text(jobs))
+        with chart_area.container():
+            draw_charts([curves_of(label, job) for label, job in jobs.items()], n_classes,
+                        state_key)
+        time.sleep(REDRAW_SECONDS)
+        waited += REDRAW_SECONDS
+    bar.empty()
+    chart_area.empty()
+    problems = [f"{label}: {job.problem}" for label, job in jobs.items() if job.problem]
+    if problems:
+        st.error("Training could not run. " + " ".join(problems))
+        return None
+    if any(job.result is None for job in jobs.values()):
+        st.warning("Training is taking longer than expected; press Train again to keep watching.")
+        return None
+    return {label: job.result for label, job in jobs.items() if job.result is not None}
