@@ -7,8 +7,6 @@ import uuid
 
 import streamlit as st
 
-from engine.config import default_config
-from engine.loop import train
 from ui.jobs import TrainingBoard
 
 WORKERS = int(os.environ.get("TLL_WORKERS", "2"))  # concurrent trainings (2-core default)
@@ -16,8 +14,7 @@ WORKERS = int(os.environ.get("TLL_WORKERS", "2"))  # concurrent trainings (2-cor
 
 @st.cache_resource(show_spinner="Starting the training engine...")
 def training_board() -> TrainingBoard:
-    """Created once per server; pays the one-off start-up costs before any learner clicks."""
-    train(default_config(epochs=1))  # imports torch._dynamo (first Adam) and loads digits
+    """Created once per server; its workers warm up (torch, first Adam, digits) at once."""
     return TrainingBoard(workers=WORKERS, data_dir=os.environ.get("TLL_DATA_DIR", "data"))
 
 

@@ -3,11 +3,13 @@
 Runs are deterministic, so a config's key identifies its result: when a whole class
 opens the same demo, the first request trains and everyone else gets the same curves
 (while it trains, they watch the same job). At most `workers` trainings run at once;
-the rest wait in a queue whose position each watcher can see.
+the rest wait in a queue whose position each watcher can see. Training happens in
+worker processes (ui/workers.py); a dispatcher thread forwards their records here.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
 import time
@@ -16,9 +18,10 @@ from dataclasses import dataclass, field
 
 from engine.config import RunConfig
 from engine.data import load_data
-from engine.loop import Record, train
+from engine.loop import Record
 from engine.records import EpochRecord, StepRecord
 from engine.results import RunResult
+from ui.workers import WorkerPool
 
 FINAL = ("completed", "diverged", "crashed")  # statuses worth sharing; "stopped" is not
 
@@ -29,6 +32,7 @@ class TrainingJob:
 
     config: RunConfig
     total_steps: int
+    id: int = 0
     steps: list[StepRecord] = field(default_factory=list)
     epochs: list[EpochRecord] = field(default_factory=list)
     result: RunResult | None = None
@@ -65,18 +69,20 @@ def planned_steps(config: RunConfig, data_dir: str | None) -> int:
 
 
 class TrainingBoard:
-    """Shared across sessions (one per server process)."""
+    """Shared across sessions (one per server process); trains in worker processes."""
 
     def __init__(self, workers: int = 2, keep_results: int = 512,
                  data_dir: str | None = "data") -> None:
-        self.workers = workers
         self.data_dir = data_dir
-        self._slots = threading.Semaphore(workers)
+        self._pool = WorkerPool(workers)
         self._lock = threading.Lock()
+        self._ids = itertools.count(1)
         self._active: dict[str, TrainingJob] = {}
-        self._waiting: list[str] = []
+        self._by_id: dict[int, TrainingJob] = {}
+        self._waiting: list[TrainingJob] = []
         self._results: OrderedDict[str, TrainingJob] = OrderedDict()
         self._keep = keep_results
+        threading.Thread(target=self._dispatch, daemon=True, name="training-board").start()
 
     def submit(self, config: RunConfig, watcher: str) -> TrainingJob:
         """The job for this config: a finished one from the cache, a running one, or a new one.
@@ -85,59 +91,92 @@ class TrainingBoard:
         """
         key = config.key()
         with self._lock:
-            if key in self._results:
-                self._results.move_to_end(key)
-                return self._results[key]
-            if key in self._active:
-                self._active[key].watchers.add(watcher)
-                return self._active[key]
-        job = TrainingJob(config, planned_steps(config, self.data_dir), watchers={watcher})
+            existing = self._results.get(key) or self._active.get(key)
+            if existing is not None:
+                existing.watchers.add(watcher)
+                if key in self._results:
+                    self._results.move_to_end(key)
+                return existing
+        job = TrainingJob(config, planned_steps(config, self.data_dir), watchers={watcher},
+                          id=next(self._ids))
         with self._lock:
             if key in self._active:  # another session submitted it meanwhile
                 self._active[key].watchers.add(watcher)
                 return self._active[key]
             self._active[key] = job
-            self._waiting.append(key)
-        threading.Thread(target=self._work, args=(key, job), daemon=True,
-                         name=f"train-{config.variant or 'baseline'}").start()
+            self._by_id[job.id] = job
+            self._waiting.append(job)
+            self._schedule()
         return job
 
     def queue_position(self, job: TrainingJob) -> int:
         """0 while training or done; otherwise 1 for the next job to start, 2, ..."""
-        key = job.config.key()
         with self._lock:
-            return self._waiting.index(key) + 1 if key in self._waiting else 0
-
-    def running(self) -> int:
-        with self._lock:
-            return len(self._active) - len(self._waiting)
+            return self._waiting.index(job) + 1 if job in self._waiting else 0
 
     def stop(self, job: TrainingJob, watcher: str) -> None:
         """This watcher stops watching; the run stops only when nobody else watches it."""
         with self._lock:
             job.watchers.discard(watcher)
-            if not job.watchers:
-                job.stop_requested.set()
+            if job.watchers or job.done.is_set():
+                return
+            if job in self._waiting:
+                self._waiting.remove(job)
+                job.problem = "Stopped before it started."
+                self._finish(job)
+            else:
+                self._pool.stop(job.id)
 
     def cached(self, config: RunConfig) -> RunResult | None:
         with self._lock:
             job = self._results.get(config.key())
         return job.result if job else None
 
-    def _work(self, key: str, job: TrainingJob) -> None:
-        with self._slots:
-            with self._lock:
-                self._waiting.remove(key)
+    def _schedule(self) -> None:  # call with the lock held
+        while self._waiting:
+            index = self._pool.idle_worker()
+            if index is None:
+                return
+            job = self._waiting.pop(0)
             job.started = time.perf_counter()
-            try:
-                job.result = train(job.config, data_dir=self.data_dir, on_event=job.record,
-                                   should_stop=job.stop_requested.is_set)
-            except Exception as error:  # setup errors reach the page as a message
-                job.problem = f"{type(error).__name__}: {error}"
-        with self._lock:
-            self._active.pop(key, None)
-            if job.result is not None and job.result.status in FINAL:
-                self._results[key] = job
-                while len(self._results) > self._keep:
-                    self._results.popitem(last=False)
+            self._pool.assign(index, job.id, job.config.to_dict(), self.data_dir)
+
+    def _finish(self, job: TrainingJob) -> None:  # call with the lock held
+        self._pool.release(job.id)
+        key = job.config.key()
+        self._active.pop(key, None)
+        self._by_id.pop(job.id, None)
+        if job.result is not None and job.result.status in FINAL:
+            self._results[key] = job
+            while len(self._results) > self._keep:
+                self._results.popitem(last=False)
         job.done.set()
+        self._schedule()
+
+    def _dispatch(self) -> None:
+        """Forward worker messages to their jobs, forever (a daemon thread)."""
+        while True:
+            message = self._pool.next_message(timeout=0.5)
+            with self._lock:
+                if message is not None:
+                    self._handle(*message)
+                for job_id in self._pool.dead_jobs():
+                    job = self._by_id.get(job_id)
+                    if job is not None:
+                        job.problem = "The training process stopped unexpectedly."
+                        self._finish(job)
+                self._schedule()
+
+    def _handle(self, kind: str, job_id: int, payload: object) -> None:
+        job = self._by_id.get(job_id)
+        if job is None:
+            return
+        if kind == "records":
+            for record in payload:  # type: ignore[attr-defined]
+                job.record(record)
+        elif kind == "result":
+            job.result = payload  # type: ignore[assignment]
+            self._finish(job)
+        elif kind == "problem":
+            job.problem = str(payload)
+            self._finish(job)
