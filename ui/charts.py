@@ -28,12 +28,12 @@ class RunCurves:
 
 
 def colour_scale(labels: Sequence[str]) -> alt.Scale:
-    """Baseline blue, healthy references grey, broken runs warm colours, in a fixed order."""
+    """Baseline blue, fixed twins grey, broken runs warm colours, in a fixed order."""
     colours, broken = [], 0
     for label in labels:
         if label == "baseline":
             colours.append(BASELINE_COLOUR)
-        elif label.startswith("healthy"):
+        elif label.endswith(" fixed"):
             colours.append(REFERENCE_COLOUR)
         else:
             colours.append(BROKEN_COLOURS[broken % len(BROKEN_COLOURS)])
@@ -70,9 +70,9 @@ def _finite(value: float | None) -> float | None:
 
 def _loss_scale(values: pd.Series) -> alt.Scale:
     finite = values.dropna()
-    if len(finite) and (finite <= 0).any():
+    if len(finite) and (finite < 0).any():
         return alt.Scale(type="symlog")  # a negative "loss" must stay visible, not vanish
-    return alt.Scale(type="log")
+    return alt.Scale(type="log")  # an exact 0 (a memorised batch) is simply not drawn
 
 
 def _legend_focus(name: str) -> alt.Parameter:
@@ -118,23 +118,34 @@ def _hover_readout(frame: pd.DataFrame, x: str, value: str, labels: Sequence[str
     return [rule]
 
 
+CHART_TITLES = {
+    "step_loss": "Loss per step",
+    "epoch_loss": "Loss per epoch",
+    "epoch_acc": "Accuracy per epoch",
+    "grad_norm": "Gradient norm per step (a run with zero gradient has no line)",
+}
+
+
 def step_loss_chart(runs: Sequence[RunCurves], n_classes: int | None) -> alt.LayerChart:
     """Training loss of every mini-batch, all runs on one log-scale axis."""
     frame = step_frame(runs)
     labels = [r.label for r in runs]
     focus = _legend_focus("focus_step")
+    scale = _loss_scale(frame["loss"])
+    if scale.type == "log":  # log(0) has no place on the axis: drop exact zeros
+        frame = frame[frame["loss"].fillna(0) > 0]
     line = alt.Chart(frame).mark_line(strokeWidth=1.4).encode(
         x=alt.X("step:Q", title="Step (one mini-batch update)"),
-        y=alt.Y("loss:Q", title="Training loss per batch", scale=_loss_scale(frame["loss"])),
+        y=alt.Y("loss:Q", title="Training loss per batch", scale=scale),
         color=alt.Color("run:N", title="Run", scale=colour_scale(labels),
-                        legend=alt.Legend(orient="top")),
+                        legend=alt.Legend(orient="bottom", columns=3, labelLimit=220)),
         opacity=alt.condition(focus, alt.value(0.95), alt.value(0.12)),
     ).add_params(focus)
     diverged = {r.label: r.diverged_at_step for r in runs if r.diverged_at_step}
     ln_k = math.log(n_classes) if n_classes else None
     layers = [line, *_reference_lines(ln_k, diverged, "step"),
               *_hover_readout(frame, "step", "loss", labels, "loss")]
-    return alt.layer(*layers).properties(title="Loss per step", height=280)
+    return alt.layer(*layers).properties(height=300)
 
 
 def epoch_chart(runs: Sequence[RunCurves], metric: str, n_classes: int | None
@@ -146,13 +157,16 @@ def epoch_chart(runs: Sequence[RunCurves], metric: str, n_classes: int | None
     is_loss = metric == "loss"
     y_title = "Loss (full split, eval mode)" if is_loss else "Accuracy (fraction correct)"
     scale = _loss_scale(frame["loss"]) if is_loss else alt.Scale(domain=[0, 1])
+    if is_loss and scale.type == "log":
+        frame = frame[frame["loss"].fillna(0) > 0]
     line = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(size=28)).encode(
-        x=alt.X("epoch:Q", title="Epoch", axis=alt.Axis(tickMinStep=1)),
+        x=alt.X("epoch:Q", title="Epoch", axis=alt.Axis(tickMinStep=1, format="d")),
         y=alt.Y(f"{metric}:Q", title=y_title, scale=scale),
         color=alt.Color("run:N", title="Run", scale=colour_scale(labels),
-                        legend=alt.Legend(orient="top")),
-        strokeDash=alt.StrokeDash("split:N", title="Split",
-                                  scale=alt.Scale(domain=["train", "val"], range=[[1, 0], [5, 3]])),
+                        legend=alt.Legend(orient="bottom", columns=3, labelLimit=220)),
+        strokeDash=alt.StrokeDash("split:N", title="Split (solid train, dashed val)",
+                                  scale=alt.Scale(domain=["train", "val"], range=[[1, 0], [5, 3]]),
+                                  legend=alt.Legend(orient="bottom", columns=3, labelLimit=220)),
         opacity=alt.condition(focus, alt.value(0.95), alt.value(0.12)),
         tooltip=["run:N", "epoch:Q", "split:N", alt.Tooltip(f"{metric}:Q", format=".4g")],
     ).add_params(focus)
@@ -163,8 +177,7 @@ def epoch_chart(runs: Sequence[RunCurves], metric: str, n_classes: int | None
         chance = pd.DataFrame({"y": [1 / n_classes]})
         layers.append(alt.Chart(chance).mark_rule(strokeDash=[6, 4], color="#475569")
                       .encode(y="y:Q"))
-    title = "Loss per epoch" if is_loss else "Accuracy per epoch"
-    return alt.layer(*layers).properties(title=title, height=280)
+    return alt.layer(*layers).properties(height=300)
 
 
 def grad_norm_chart(runs: Sequence[RunCurves]) -> alt.LayerChart:
@@ -178,9 +191,19 @@ def grad_norm_chart(runs: Sequence[RunCurves]) -> alt.LayerChart:
         y=alt.Y("grad_norm:Q", title="Gradient norm ‖∇L‖ (log scale)",
                 scale=alt.Scale(type="log")),
         color=alt.Color("run:N", title="Run", scale=colour_scale(labels),
-                        legend=alt.Legend(orient="top")),
+                        legend=alt.Legend(orient="bottom", columns=3, labelLimit=220)),
         opacity=alt.condition(focus, alt.value(0.95), alt.value(0.12)),
         tooltip=["run:N", "step:Q", alt.Tooltip("grad_norm:Q", format=".3g")],
     ).add_params(focus)
-    caption = "Gradient norm per step (runs with zero gradient have no line)"
-    return alt.layer(line).properties(title=caption, height=280)
+    return alt.layer(line).properties(height=300)
+
+
+def comparison_charts(runs: Sequence[RunCurves], n_classes: int | None
+                      ) -> dict[str, alt.LayerChart]:
+    """The four comparison charts, keyed like CHART_TITLES."""
+    return {
+        "step_loss": step_loss_chart(runs, n_classes),
+        "epoch_loss": epoch_chart(runs, "loss", n_classes),
+        "epoch_acc": epoch_chart(runs, "acc", n_classes),
+        "grad_norm": grad_norm_chart(runs),
+    }

@@ -91,4 +91,4 @@ def coming_soon(lesson_id: str) -> None:
     st.markdown(f"> {lesson.covers}")
     st.markdown("Meanwhile, the **Failure Lab** lets you train any broken variant next to a "
                 "healthy baseline.")
-    st.page_link("pages/failure_lab.py", label="Open the Failure Lab", icon="🧪")
+    st.page_link("app_pages/failure_lab.py", label="Open the Failure Lab", icon="🧪")

@@ -11,7 +11,7 @@ from engine.config import RunConfig
 from engine.data import load_data
 from engine.results import RunResult
 from ui.board import session_id, training_board
-from ui.charts import RunCurves, epoch_chart, grad_norm_chart, step_loss_chart
+from ui.charts import CHART_TITLES, RunCurves, comparison_charts
 from ui.jobs import TrainingJob
 
 REDRAW_SECONDS = 0.4  # a few redraws per second at most: every redraw costs server CPU
@@ -27,13 +27,12 @@ def n_classes_of(config: RunConfig) -> int | None:
 
 def draw_charts(curves: list[RunCurves], n_classes: int | None, key: str) -> None:
     """The four comparison charts in a 2 x 2 grid."""
-    left, right = st.columns(2)
-    with left:
-        st.altair_chart(step_loss_chart(curves, n_classes), width="stretch")
-        st.altair_chart(epoch_chart(curves, "acc", n_classes), width="stretch")
-    with right:
-        st.altair_chart(epoch_chart(curves, "loss", n_classes), width="stretch")
-        st.altair_chart(grad_norm_chart(curves), width="stretch")
+    charts = comparison_charts(curves, n_classes)
+    names = list(charts)
+    for row in (names[:2], names[2:]):
+        for column, name in zip(st.columns(2), row, strict=True):
+            column.markdown(f"**{CHART_TITLES[name]}**")
+            column.altair_chart(charts[name], width="stretch")
 
 
 def curves_of(label: str, job: TrainingJob) -> RunCurves:
@@ -75,8 +74,9 @@ def train_side_by_side(runs: Mapping[str, RunConfig], state_key: str
     except Exception as error:
         st.error(f"Could not start training: {error}")
         return None
-    if st.button("Stop", key=f"{state_key}_stop", icon=":material/stop_circle:",
-                 help="End the runs now, between two steps, and keep what was trained"):
+    stop_slot = st.empty()  # the Stop button exists only while something trains
+    if stop_slot.button("Stop", key=f"{state_key}_stop", icon=":material/stop_circle:",
+                        help="End the runs now, between two steps, and keep what was trained"):
         for job in jobs.values():
             board.stop(job, me)
     n_classes = n_classes_of(next(iter(runs.values())))
@@ -93,6 +93,7 @@ def train_side_by_side(runs: Mapping[str, RunConfig], state_key: str
         waited += REDRAW_SECONDS
     bar.empty()
     chart_area.empty()
+    stop_slot.empty()
     problems = [f"{label}: {job.problem}" for label, job in jobs.items() if job.problem]
     if problems:
         st.error("Training could not run. " + " ".join(problems))

@@ -22,10 +22,10 @@ def log_charts(log: TrainingLog) -> list[alt.LayerChart]:
         tidy = tidy[tidy["value"].map(lambda v: v is not None and math.isfinite(v))]
         positive = bool((tidy["value"] > 0).all()) and metric == "loss"
         line = alt.Chart(tidy).mark_line(point=len(frame) <= 60).encode(
-            x=alt.X(f"{x}:Q", title=x.capitalize()),
+            x=alt.X(f"{x}:Q", title=x.capitalize(), axis=alt.Axis(tickMinStep=1, format="d")),
             y=alt.Y("value:Q", title=title,
                     scale=alt.Scale(type="log" if positive else "linear")),
-            color=alt.Color("curve:N", title="Curve",
+            color=alt.Color("curve:N", title="Curve", legend=alt.Legend(orient="bottom"),
                             scale=alt.Scale(domain=columns,
                                             range=["#2563eb", "#d97706"][: len(columns)])),
             strokeDash=alt.StrokeDash("curve:N", legend=None,

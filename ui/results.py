@@ -13,7 +13,7 @@ from engine.diagnosis import Diagnosis
 from engine.export import ExportError, code_diff, export_script
 from engine.results import RunResult
 from engine.variants import get_variant
-from ui.charts import RunCurves, epoch_chart, grad_norm_chart, step_loss_chart
+from ui.charts import CHART_TITLES, RunCurves, comparison_charts
 from ui.live import draw_charts, n_classes_of
 
 # What a learner may predict, and the diagnosis labels that make the prediction right.
@@ -58,9 +58,12 @@ def show_diagnoses(results: Mapping[str, RunResult]) -> dict[str, Diagnosis]:
     """Every run's diagnosis side by side."""
     st.subheader("Curve Doctor's reading")
     diagnoses = {label: diagnose_run(result) for label, result in results.items()}
-    for column, (label, result) in zip(st.columns(len(results)), results.items(), strict=True):
-        with column:
-            show_diagnosis(label, result, diagnoses[label])
+    items = list(results.items())
+    for start in range(0, len(items), 3):  # at most three readable columns per row
+        row = items[start:start + 3]
+        for column, (label, result) in zip(st.columns(3), row, strict=False):
+            with column:
+                show_diagnosis(label, result, diagnoses[label])
     return diagnoses
 
 
@@ -82,9 +85,9 @@ def show_bug(variant_id: str, baseline: RunConfig) -> None:
     variant = get_variant(variant_id)
     healthy, broken = st.columns(2)
     healthy.markdown("**Healthy code**")
-    healthy.code(variant.healthy_code, language="python")
+    healthy.code(variant.healthy_code, language="python", wrap_lines=True)
     broken.markdown("**Broken code**")
-    broken.code(variant.broken_code, language="python")
+    broken.code(variant.broken_code, language="python", wrap_lines=True)
     st.markdown(f"**Why it happens.** {variant.why}")
     st.markdown(f"**The fix.** {variant.fix}")
     try:
@@ -113,12 +116,9 @@ def charts_svg(results: Mapping[str, RunResult], n_classes: int | None) -> bytes
     import vl_convert
 
     runs = curves(results)
-    grid = alt.vconcat(
-        alt.hconcat(step_loss_chart(runs, n_classes).properties(width=420),
-                    epoch_chart(runs, "loss", n_classes).properties(width=420)),
-        alt.hconcat(epoch_chart(runs, "acc", n_classes).properties(width=420),
-                    grad_norm_chart(runs).properties(width=420)),
-    )
+    titled = [chart.properties(width=420, title=CHART_TITLES[name])
+              for name, chart in comparison_charts(runs, n_classes).items()]
+    grid = alt.vconcat(alt.hconcat(*titled[:2]), alt.hconcat(*titled[2:]))
     return vl_convert.vegalite_to_svg(grid.to_json()).encode()
 
 

@@ -18,14 +18,14 @@ st.code("""for inputs, targets in loader:
 left, right = st.columns(2)
 with left:
     st.subheader("Start here")
-    st.page_link("pages/failure_lab.py", label="Failure Lab: healthy vs broken, side by side",
+    st.page_link("app_pages/failure_lab.py", label="Failure Lab: healthy vs broken, side by side",
                  icon="🧪")
-    st.page_link("pages/curve_doctor.py", label="Curve Doctor: diagnose your own log",
+    st.page_link("app_pages/curve_doctor.py", label="Curve Doctor: diagnose your own log",
                  icon="🩺")
-    st.page_link("pages/bug_hunt.py", label="Bug Hunt: name the hidden bug", icon="🔎")
-    st.page_link("pages/overfit_one_batch.py", label="Overfit one batch: can it learn at all?",
+    st.page_link("app_pages/bug_hunt.py", label="Bug Hunt: name the hidden bug", icon="🔎")
+    st.page_link("app_pages/overfit_one_batch.py", label="Overfit one batch: can it learn at all?",
                  icon="🎯")
-    st.page_link("pages/playground.py", label="Playground: one run, every option", icon="🛝")
+    st.page_link("app_pages/playground.py", label="Playground: one run, every option", icon="🛝")
 with right:
     st.subheader(f"{len(all_variants())} bugs to break the loop with")
     for variant in list(all_variants().values())[:6]:
