@@ -14,13 +14,13 @@ st.markdown("Take **one** small batch and train on it again and again. A model a
             "that work drive its loss close to zero within a few hundred steps; if yours "
             "cannot, the bug is in the loop, the loss or the model, not in the data.")
 with st.container(border=True):
-    settings = baseline_widgets("probe", variants=False)
+    settings = baseline_widgets("probe", variants=False, training_length=False)
     bug = st.selectbox("Optionally break the loop first", [None, *all_variants()],
                        format_func=lambda v: "No bug (healthy loop)" if v is None
                        else variant_label(v), key="probe_bug")
     columns = st.columns(2)
-    batch = columns[0].select_slider("Batch size", [4, 8, 16, 32, 64], value=32,
-                                     key="probe_batch")
+    batch = columns[0].select_slider("Examples in the one batch", [4, 8, 16, 32, 64],
+                                     value=32, key="probe_batch_size")
     steps = columns[1].slider("Steps on that batch", 20, 500, 200, step=20, key="probe_steps")
 
 if st.button("Run the probe", type="primary", key="probe_run", icon=":material/science:"):

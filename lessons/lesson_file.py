@@ -12,10 +12,14 @@ A teacher edits lessons/content/lesson-M-N.md without touching code. The format:
     ## Exercises    (### Exercise 1: title / prompt / solution: PATH / expect: TEXT)
     ## Quick check  (### question / - [ ] option / - [x] correct / > Feedback: why)
     ## Key takeaways (a paragraph, then 3-6 "- " bullets)
+
+A line `{{source: engine.loop.train_step}}` shows that function's current source code.
 """
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import re
 import tomllib
 from dataclasses import dataclass
@@ -78,7 +82,7 @@ def load_lesson(path: Path) -> Lesson:
         meta = tomllib.loads(match.group(1))
     except tomllib.TOMLDecodeError as error:
         raise LessonFormatError(f"{path.name}: front matter is not valid TOML ({error})") from None
-    sections = _split_sections(path.name, match.group(2))
+    sections = _split_sections(path.name, include_sources(match.group(2)))
     summary, takeaways = _takeaways(sections["Key takeaways"])
     return Lesson(
         id=str(meta.get("id", "")), module=int(meta.get("module", 0)),
@@ -87,6 +91,26 @@ def load_lesson(path: Path) -> Lesson:
         questions=_questions(path.name, sections["Quick check"]),
         summary=summary, takeaways=takeaways,
     )
+
+
+def include_sources(text: str) -> str:
+    """Replace each `{{source: module.function}}` line with that function's current code.
+
+    The lessons show the engine's own loop this way, so the code on the page is always
+    the code that trains (no teaching copy that can drift).
+    """
+
+    def code_of(match: re.Match[str]) -> str:
+        module_name, _, name = match.group(1).rpartition(".")
+        try:
+            target = getattr(importlib.import_module(module_name), name)
+            source = inspect.getsource(target)
+        except (ImportError, AttributeError, OSError, TypeError, ValueError) as error:
+            raise LessonFormatError(f"cannot show the source of {match.group(1)}: {error}") \
+                from None
+        return f"```python\n{source.rstrip()}\n```"
+
+    return re.sub(r"^\{\{source: ([\w.]+)\}\}$", code_of, text, flags=re.MULTILINE)
 
 
 def _split_sections(name: str, body: str) -> dict[str, str]:

@@ -89,6 +89,5 @@ def coming_soon(lesson_id: str) -> None:
     st.title(f"{lesson.id} {lesson.title}")
     st.info("This lesson is being written. Here is what it will cover:")
     st.markdown(f"> {lesson.covers}")
-    st.markdown("Meanwhile, the **Failure Lab** lets you train any broken variant next to a "
-                "healthy baseline.")
-    st.page_link("app_pages/failure_lab.py", label="Open the Failure Lab", icon="🧪")
+    st.markdown("Meanwhile, the [Failure Lab](/failure-lab) lets you train any broken variant "
+                "next to a healthy baseline.")

@@ -161,7 +161,8 @@ def variant_label(variant_id: str) -> str:
 
 
 def baseline_widgets(prefix: str, variants: bool = True,
-                     variant_choices: Sequence[str] | None = None) -> LabSettings:
+                     variant_choices: Sequence[str] | None = None,
+                     training_length: bool = True) -> LabSettings:
     """Dataset, model size, optimizer, lr, batch, epochs, seed (+ variants); all bounded."""
     state = st.session_state
     datasets = available_datasets()
@@ -182,11 +183,13 @@ def baseline_widgets(prefix: str, variants: bool = True,
     lr = columns[3].select_slider("Learning rate", LEARNING_RATES, key=f"{prefix}_lr",
                                   format_func=lambda x: f"{x:g}")
     columns = st.columns(4)
-    batch = columns[0].select_slider("Batch size", BATCH_SIZES, key=f"{prefix}_batch")
     limit = MAX_EPOCHS[dataset]
     state.setdefault(f"{prefix}_epochs", default_config(dataset).epochs)
     state[f"{prefix}_epochs"] = min(int(state[f"{prefix}_epochs"]), limit)
-    epochs = columns[1].slider("Epochs", 1, limit, key=f"{prefix}_epochs")
+    batch, epochs = state[f"{prefix}_batch"], state[f"{prefix}_epochs"]
+    if training_length:
+        batch = columns[0].select_slider("Batch size", BATCH_SIZES, key=f"{prefix}_batch")
+        epochs = columns[1].slider("Epochs", 1, limit, key=f"{prefix}_epochs")
     seed = columns[2].number_input("Seed", 0, MAX_SEED, key=f"{prefix}_seed", step=1,
                                    help="Same seed: same split, same starting weights")
     chosen: list[str] = []

@@ -1,0 +1,122 @@
+"""Streamlit AppTest: every page renders, the labs work, share links restore a comparison."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lessons.curriculum import CURRICULUM
+
+TIMEOUT = 180  # the first test also starts the training workers
+APP = Path(__file__).resolve().parent.parent / "streamlit_app.py"
+
+
+def app() -> AppTest:
+    return AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+
+
+def open_page(page: str, query: dict[str, str | list[str]] | None = None) -> AppTest:
+    """Load the app, then go to a lab page (st.navigation needs one run first)."""
+    at = app().run()
+    for name, value in (query or {}).items():
+        at.query_params[name] = value
+    return at.switch_page(f"app_pages/{page}.py").run()
+
+
+def texts(at: AppTest) -> str:
+    return "\n".join(m.value for m in at.markdown)
+
+
+@pytest.mark.parametrize("page", ["home", "failure_lab", "curve_doctor", "bug_hunt",
+                                  "overfit_one_batch", "playground"])
+def test_every_lab_page_renders_without_error(page: str) -> None:
+    at = open_page(page)
+    assert not at.exception
+    expected = "Training Loop Lab" if page == "home" else page.replace("_", " ").lower()
+    assert at.title[0].value.lower() == expected.lower()
+
+
+@pytest.mark.parametrize("lesson_id", [lesson.id for lesson in CURRICULUM])
+def test_every_lesson_page_renders(lesson_id: str) -> None:
+    script = f"from ui.lesson import render_lesson\nrender_lesson({lesson_id!r})\n"
+    at = AppTest.from_string(script, default_timeout=TIMEOUT).run()
+    assert not at.exception
+    assert at.title[0].value.startswith(lesson_id)
+
+
+def test_failure_lab_trains_and_diagnoses_both_runs() -> None:
+    at = open_page("failure_lab")
+    at.multiselect(key="lab_variants").set_value(["tiny_subset"]).run()
+    at.button(key="lab_train").click().run()
+    assert not at.exception and not at.error
+    page = texts(at)
+    assert "**baseline** →" in page and "`healthy`" in page
+    assert "**tiny_subset** →" in page and "`overfitting`" in page
+    assert "What went wrong: Training on a tiny subset" in [s.value for s in at.subheader]
+    assert len(at.get("download_button")) >= 3  # CSV, SVG, scripts
+
+
+def test_share_link_restores_and_runs_the_comparison() -> None:
+    at = open_page("failure_lab", {"variant": ["lr_too_high", "no_shuffle"], "epochs": "10",
+                                   "seed": "7", "run": "1"})
+    assert not at.exception and not at.warning
+    assert at.multiselect(key="lab_variants").value == ["lr_too_high", "no_shuffle"]
+    assert at.slider(key="lab_epochs").value == 10
+    page = texts(at)
+    assert "**lr_too_high** →" in page and "`diverged`" in page
+    assert "**no_shuffle** →" in page
+
+
+def test_bad_share_link_values_are_refused_with_a_message() -> None:
+    at = open_page("failure_lab", {"variant": ["lr_too_hihg"], "epochs": "5000",
+                                   "seed": "banana", "dataset": "imagenet"})
+    assert not at.exception
+    warnings = " ".join(w.value for w in at.warning)
+    assert "Unknown variant" in warnings and "'lr_too_hihg'" in warnings
+    assert "epochs=5000 is outside 1-60; using 60" in warnings
+    assert "seed='banana'" in warnings and "'imagenet' is not available" in warnings
+    assert at.slider(key="lab_epochs").value == 60
+
+
+def test_curve_doctor_diagnoses_and_explains_bad_files() -> None:
+    at = open_page("curve_doctor")
+    assert "Diagnosis: `healthy`" in [s.value for s in at.subheader]
+    at.text_area(key="doctor_text").set_value(
+        "epoch,train_loss,val_loss\n1,0.90,0.63\n2,0.50,0.60\n3,0.30,0.66\n4,0.18,0.82\n").run()
+    assert "Diagnosis: `overfitting`" in [s.value for s in at.subheader]
+    at.text_area(key="doctor_text").set_value("epoch,acc\n1,0.5\n2,0.7\n").run()
+    assert not at.exception
+    assert "train_loss" in at.error[0].value
+    assert any("epoch,train_loss" in c.value for c in at.code)  # an example of a valid file
+
+
+def test_overfit_one_batch_says_plainly_whether_the_loop_learns() -> None:
+    at = open_page("overfit_one_batch")
+    at.button(key="probe_run").click().run()
+    assert at.success and at.success[0].value.startswith("Yes")
+    at.selectbox(key="probe_bug").set_value("no_step").run()
+    at.button(key="probe_run").click().run()
+    assert at.error and at.error[0].value.startswith("No")
+
+
+def test_bug_hunt_scores_an_answer() -> None:
+    at = open_page("bug_hunt")
+    assert not at.exception
+    secret = at.session_state["hunt_secret"]
+    at.selectbox(key="hunt_guess").set_value(secret).run()
+    at.button[-1].click().run()
+    assert at.success and "Right" in at.success[0].value
+    assert at.session_state["hunt_score"] == {"right": 1, "tried": 1}
+
+
+def test_playground_trains_one_run_and_rejects_bad_widths() -> None:
+    at = open_page("playground")
+    at.text_input[0].set_value("12,x")
+    at.button[0].click().run()
+    assert at.error and "whole numbers" in at.error[0].value
+    at.text_input[0].set_value("32")
+    at.slider[1].set_value(5)
+    at.button[0].click().run()
+    assert not at.exception and "**run** →" in texts(at)
