@@ -1,0 +1,89 @@
+"""End to end in Chromium: pages load clean, math renders, the Failure Lab compares live."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from lessons.curriculum import CURRICULUM
+
+LAB_PATHS = ["failure-lab", "curve-doctor", "bug-hunt", "overfit-one-batch", "playground"]
+ALL_PATHS = ["", *[lesson.url_path for lesson in CURRICULUM], *LAB_PATHS]
+RUN_TIMEOUT = 120_000  # ms; the first comparison also waits for the training workers
+
+
+def settle(page: Page, timeout: float = RUN_TIMEOUT) -> None:
+    """Wait until the script run is over (Streamlit's 'running' widget is gone)."""
+    page.wait_for_selector('[data-testid="stMain"]', timeout=timeout)
+    page.wait_for_timeout(500)
+    page.wait_for_selector('[data-testid="stStatusWidget"]', state="detached", timeout=timeout)
+
+
+def test_navigation_lists_every_page(server: str, page: Page) -> None:
+    page.goto(server)
+    settle(page)
+    links = page.locator('[data-testid="stSidebarNavLink"]')
+    hrefs = {re.sub(r"^https?://[^/]+/?", "", links.nth(i).get_attribute("href") or "")
+             for i in range(links.count())}
+    assert set(ALL_PATHS) <= hrefs
+
+
+@pytest.mark.parametrize("path", ALL_PATHS)
+def test_every_page_loads_without_an_error_box(server: str, page: Page, path: str) -> None:
+    page.goto(f"{server}/{path}")
+    settle(page)
+    expect(page.locator("h1").first).to_be_visible()
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert page.get_by_text("Page not found").count() == 0
+
+
+def test_lesson_math_renders_with_katex(server: str, page: Page) -> None:
+    page.goto(f"{server}/lesson-1-2")
+    expect(page.locator(".katex").first).to_be_visible(timeout=30_000)
+    settle(page)
+    assert page.locator(".katex").count() >= 3
+    assert page.locator(".katex-error").count() == 0
+
+
+def diagnosis_text(page: Page) -> str:
+    return page.locator('[data-testid="stMain"]').inner_text()
+
+
+def test_failure_lab_compares_the_headline_bugs_live(server: str, page: Page) -> None:
+    page.goto(f"{server}/failure-lab")
+    settle(page)
+    picker = page.locator('[data-testid="stMultiSelect"] input')
+    for typed in ("Learning rate far too high", "No shuffling on class-sorted data",
+                  "Loss arguments swapped — With integer", "Training on a tiny subset"):
+        picker.click()
+        picker.fill(typed)  # keyboard only: type to filter, Enter picks the match
+        page.keyboard.press("Enter")
+        page.wait_for_timeout(400)
+    page.keyboard.press("Escape")
+    chosen = page.locator('[data-testid="stMultiSelect"]').inner_text()
+    assert chosen.count("×") >= 4 or chosen.count("\n") >= 4, chosen
+    page.get_by_role("button", name=re.compile(r"\bTrain$")).click()
+    expect(page.get_by_text("Curve Doctor's reading")).to_be_visible(timeout=RUN_TIMEOUT)
+    settle(page)
+    text = diagnosis_text(page)
+    for run, label in (("baseline", "healthy"), ("lr_too_high", "diverged"),
+                       ("no_shuffle", "unstable"), ("swapped_loss_args", "crashed"),
+                       ("tiny_subset", "overfitting")):
+        assert re.search(rf"{run}\s*→.*?{label}", text), f"{run} should read {label}"
+    assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 4
+    assert "NotImplementedError" in text  # the real exception, explained, not a traceback
+    assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_share_link_restores_the_comparison(server: str, page: Page) -> None:
+    page.goto(f"{server}/failure-lab?variant=lr_too_high&variant=tiny_subset&epochs=10"
+              "&seed=42&dataset=digits&run=1")
+    expect(page.get_by_text("Curve Doctor's reading")).to_be_visible(timeout=RUN_TIMEOUT)
+    settle(page)
+    text = diagnosis_text(page)
+    assert re.search(r"lr_too_high\s*→.*?diverged", text)
+    assert re.search(r"tiny_subset\s*→.*?overfitting", text)
+    assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 4
+    assert "epochs=10" in text  # the share link shown on the page keeps the settings
