@@ -1,0 +1,89 @@
+"""Lesson content: every lesson complete and well-formed; every solution file runs."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.variants import all_variants
+from lessons.curriculum import CURRICULUM
+from lessons.lesson_file import (
+    CONTENT,
+    SECTIONS,
+    LessonFormatError,
+    has_content,
+    lesson_path,
+    load_lesson,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+WRITTEN = [lesson.id for lesson in CURRICULUM if has_content(lesson.id)]
+REQUIRED = {"1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "3.6"}
+SOLUTIONS = sorted({exercise.solution for lesson_id in WRITTEN
+                    for exercise in load_lesson(lesson_path(lesson_id)).exercises})
+
+
+def test_module_one_and_the_model_lesson_are_written() -> None:
+    assert set(WRITTEN) >= REQUIRED
+    assert sorted(p.name for p in CONTENT.glob("*.md")) == sorted(
+        lesson_path(i).name for i in WRITTEN)  # no stray files the app would not show
+
+
+@pytest.mark.parametrize("lesson_id", WRITTEN)
+def test_lesson_is_complete(lesson_id: str) -> None:
+    lesson = load_lesson(lesson_path(lesson_id))
+    assert lesson.id == lesson_id and lesson.title and lesson.module == int(lesson_id[0])
+    for heading in SECTIONS:
+        assert lesson.sections[heading].strip(), f"{heading} is empty"
+    assert "$" in lesson.sections["The math"]
+    assert 1 <= len(lesson.exercises) <= 4
+    assert 2 <= len(lesson.questions) <= 4
+    assert 3 <= len(lesson.takeaways) <= 6 and lesson.summary
+    for question in lesson.questions:
+        assert 3 <= len(question.options) <= 4 and question.feedback
+        assert 0 <= question.correct < len(question.options)
+    for exercise in lesson.exercises:
+        assert exercise.solution.is_file() and exercise.solution.suffix == ".py"
+        assert exercise.prompt and exercise.expect
+    assert 1 <= len(lesson.variants) <= 6
+    assert set(lesson.variants) <= set(all_variants())
+
+
+@pytest.mark.parametrize("lesson_id", WRITTEN)
+def test_every_display_formula_is_followed_by_its_symbols(lesson_id: str) -> None:
+    math = load_lesson(lesson_path(lesson_id)).sections["The math"]
+    after_blocks = re.findall(r"\$\$\n.*?\n\$\$\n+(.*)", math)
+    assert after_blocks, "no display formula"
+    for first_line in after_blocks:
+        assert first_line.startswith("- "), f"formula not followed by symbol bullets: {first_line}"
+
+
+@pytest.mark.parametrize("lesson_id", WRITTEN)
+def test_eli5_has_no_formulas_or_jargon(lesson_id: str) -> None:
+    eli5 = load_lesson(lesson_path(lesson_id)).sections["ELI5"]
+    assert "$" not in eli5 and "```" not in eli5
+
+
+def test_a_malformed_lesson_names_what_is_wrong(tmp_path: Path) -> None:
+    broken = tmp_path / "lesson-9-9.md"
+    broken.write_text('+++\nid = "9.9"\nmodule = 9\ntitle = "x"\n+++\n## Introduction\nhi\n')
+    with pytest.raises(LessonFormatError, match="missing section"):
+        load_lesson(broken)
+
+
+@pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.name)
+def test_solution_runs_and_prints_what_the_lesson_expects(solution: Path) -> None:
+    expected = [exercise.expect for lesson_id in WRITTEN
+                for exercise in load_lesson(lesson_path(lesson_id)).exercises
+                if exercise.solution == solution]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    finished = subprocess.run([sys.executable, str(solution)], capture_output=True, text=True,
+                              cwd=ROOT, env=env, timeout=240)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    for text in expected:
+        assert text in finished.stdout
