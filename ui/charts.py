@@ -14,7 +14,7 @@ from engine.records import EpochRecord, StepRecord
 BASELINE_COLOUR = "#2563eb"
 REFERENCE_COLOUR = "#64748b"
 BROKEN_COLOURS = ("#dc2626", "#d97706", "#7c3aed", "#059669", "#db2777", "#0891b2", "#65a30d")
-MAX_POINTS_PER_RUN = 1200  # keep the browser quick on long runs; every point is still real
+MAX_POINTS_PER_RUN = 500  # every k-th step on long runs keeps the browser quick; all real
 
 
 @dataclass(frozen=True)
@@ -43,13 +43,17 @@ def colour_scale(labels: Sequence[str]) -> alt.Scale:
 
 def step_frame(runs: Sequence[RunCurves]) -> pd.DataFrame:
     """Per-step loss and gradient norm, one row per run and step (thinned on long runs)."""
-    rows = []
+    columns: dict[str, list[object]] = {"run": [], "step": [], "epoch": [], "loss": [],
+                                        "grad_norm": []}
     for run in runs:
         stride = max(1, math.ceil(len(run.steps) / MAX_POINTS_PER_RUN))
-        for record in run.steps[::stride]:
-            rows.append({"run": run.label, "step": record.step, "epoch": record.epoch,
-                         "loss": _finite(record.loss), "grad_norm": _finite(record.grad_norm)})
-    return pd.DataFrame(rows, columns=["run", "step", "epoch", "loss", "grad_norm"])
+        kept = run.steps[::stride]
+        columns["run"] += [run.label] * len(kept)
+        columns["step"] += [r.step for r in kept]
+        columns["epoch"] += [r.epoch for r in kept]
+        columns["loss"] += [_finite(r.loss) for r in kept]
+        columns["grad_norm"] += [_finite(r.grad_norm) for r in kept]
+    return pd.DataFrame(columns)
 
 
 def epoch_frame(runs: Sequence[RunCurves]) -> pd.DataFrame:
@@ -65,7 +69,10 @@ def epoch_frame(runs: Sequence[RunCurves]) -> pd.DataFrame:
 
 
 def _finite(value: float | None) -> float | None:
-    return value if value is not None and math.isfinite(value) else None
+    """Finite values to 5 significant digits (a smaller chart to send); NaN/inf to None."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(f"{value:.5g}")
 
 
 def _loss_scale(values: pd.Series) -> alt.Scale:
@@ -126,9 +133,10 @@ CHART_TITLES = {
 }
 
 
-def step_loss_chart(runs: Sequence[RunCurves], n_classes: int | None) -> alt.LayerChart:
+def step_loss_chart(runs: Sequence[RunCurves], n_classes: int | None,
+                    frame: pd.DataFrame | None = None) -> alt.LayerChart:
     """Training loss of every mini-batch, all runs on one log-scale axis."""
-    frame = step_frame(runs)
+    frame = step_frame(runs) if frame is None else frame
     labels = [r.label for r in runs]
     focus = _legend_focus("focus_step")
     scale = _loss_scale(frame["loss"])
@@ -148,10 +156,10 @@ def step_loss_chart(runs: Sequence[RunCurves], n_classes: int | None) -> alt.Lay
     return alt.layer(*layers).properties(height=300)
 
 
-def epoch_chart(runs: Sequence[RunCurves], metric: str, n_classes: int | None
-                ) -> alt.LayerChart:
+def epoch_chart(runs: Sequence[RunCurves], metric: str, n_classes: int | None,
+                frame: pd.DataFrame | None = None) -> alt.LayerChart:
     """Train (solid) and validation (dashed) loss or accuracy per epoch, all runs."""
-    frame = epoch_frame(runs)
+    frame = epoch_frame(runs) if frame is None else frame
     labels = [r.label for r in runs]
     focus = _legend_focus(f"focus_{metric}")
     is_loss = metric == "loss"
@@ -180,9 +188,10 @@ def epoch_chart(runs: Sequence[RunCurves], metric: str, n_classes: int | None
     return alt.layer(*layers).properties(height=300)
 
 
-def grad_norm_chart(runs: Sequence[RunCurves]) -> alt.LayerChart:
+def grad_norm_chart(runs: Sequence[RunCurves],
+                    frame: pd.DataFrame | None = None) -> alt.LayerChart:
     """Total gradient norm at every step, log scale: exploding and vanishing both show."""
-    frame = step_frame(runs)
+    frame = step_frame(runs) if frame is None else frame
     labels = [r.label for r in runs]
     focus = _legend_focus("focus_grad")
     positive = frame[frame["grad_norm"].fillna(0) > 0]
@@ -201,9 +210,10 @@ def grad_norm_chart(runs: Sequence[RunCurves]) -> alt.LayerChart:
 def comparison_charts(runs: Sequence[RunCurves], n_classes: int | None
                       ) -> dict[str, alt.LayerChart]:
     """The four comparison charts, keyed like CHART_TITLES."""
+    steps, epochs = step_frame(runs), epoch_frame(runs)  # each built once, drawn twice
     return {
-        "step_loss": step_loss_chart(runs, n_classes),
-        "epoch_loss": epoch_chart(runs, "loss", n_classes),
-        "epoch_acc": epoch_chart(runs, "acc", n_classes),
-        "grad_norm": grad_norm_chart(runs),
+        "step_loss": step_loss_chart(runs, n_classes, steps),
+        "epoch_loss": epoch_chart(runs, "loss", n_classes, epochs),
+        "epoch_acc": epoch_chart(runs, "acc", n_classes, epochs),
+        "grad_norm": grad_norm_chart(runs, steps),
     }

@@ -14,7 +14,7 @@ from ui.board import session_id, training_board
 from ui.charts import CHART_TITLES, RunCurves, comparison_charts
 from ui.jobs import TrainingJob
 
-REDRAW_SECONDS = 0.4  # a few redraws per second at most: every redraw costs server CPU
+REDRAW_SECONDS = 0.5  # at most two redraws a second: every redraw costs server CPU
 MAX_WAIT_SECONDS = 600
 
 
@@ -61,6 +61,13 @@ def _progress_text(jobs: Mapping[str, TrainingJob]) -> str:
     return " · ".join(parts)
 
 
+def _wait_for_jobs(jobs: Mapping[str, TrainingJob], seconds: float) -> None:
+    """Sleep up to `seconds`, waking early when every job is done."""
+    deadline = time.perf_counter() + seconds
+    for job in jobs.values():
+        job.done.wait(timeout=max(0.0, deadline - time.perf_counter()))
+
+
 def train_side_by_side(runs: Mapping[str, RunConfig], state_key: str
                        ) -> dict[str, RunResult] | None:
     """Train (or fetch from the shared cache) every run, drawing live until all finish.
@@ -80,17 +87,24 @@ def train_side_by_side(runs: Mapping[str, RunConfig], state_key: str
         for job in jobs.values():
             board.stop(job, me)
     n_classes = n_classes_of(next(iter(runs.values())))
-    bar = st.progress(0.0, text="Starting...")
+    bar = st.progress(0.0, text=_progress_text(jobs))
     chart_area = st.empty()
-    waited = 0.0
-    while not all(job.done.is_set() for job in jobs.values()) and waited < MAX_WAIT_SECONDS:
+    started = time.perf_counter()
+    last_draw_cost = 0.0
+    while (not all(job.done.is_set() for job in jobs.values())
+           and time.perf_counter() - started < MAX_WAIT_SECONDS):
+        # Sleep first: short runs finish before any partial curve is worth drawing, and a
+        # slow redraw (long runs, busy server) earns a proportionally longer pause.
+        _wait_for_jobs(jobs, max(REDRAW_SECONDS, 2 * last_draw_cost))
+        if all(job.done.is_set() for job in jobs.values()):
+            break
+        tick = time.perf_counter()
         done = sum(job.progress for job in jobs.values()) / len(jobs)
         bar.progress(done, text=_progress_text(jobs))
         with chart_area.container():
             draw_charts([curves_of(label, job) for label, job in jobs.items()], n_classes,
                         state_key)
-        time.sleep(REDRAW_SECONDS)
-        waited += REDRAW_SECONDS
+        last_draw_cost = time.perf_counter() - tick
     bar.empty()
     chart_area.empty()
     stop_slot.empty()

@@ -1,0 +1,27 @@
+"""Lesson-specific visuals, by lesson id: drawn in a lesson's "Try it" section.
+
+Each entry is a function with no arguments that draws one lesson's demo; `ui/lesson.py`
+looks the lesson id up here and calls it above the healthy-vs-broken comparison.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from ui.demos.module1 import (
+    batch_size_demo,
+    gradient_check_demo,
+    hand_vs_autograd_demo,
+    landscape_demo,
+    module_1_1,
+)
+from ui.demos.monitoring import monitoring_dashboard
+
+DEMOS: dict[str, Callable[[], None]] = {
+    "1.1": module_1_1,
+    "1.2": hand_vs_autograd_demo,
+    "1.3": batch_size_demo,
+    "1.4": landscape_demo,
+    "1.5": gradient_check_demo,
+    "3.6": monitoring_dashboard,
+}
