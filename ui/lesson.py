@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import streamlit as st
 
 from engine.config import default_config
@@ -17,9 +15,7 @@ from lessons.lesson_file import (
     load_lesson,
 )
 from ui.comparison import comparison_section
-
-# Lesson-specific visuals, registered by lesson id (see ui/demos/).
-DEMOS: dict[str, Callable[[], None]] = {}
+from ui.demos import DEMOS
 
 
 def render_lesson(lesson_id: str) -> None:

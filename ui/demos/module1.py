@@ -58,12 +58,14 @@ def four_steps_demo() -> None:
     st.code(_train_step_line(stage), language="python")
     columns = st.columns(4)
     columns[0].metric("Outputs (forward)", _shape(walk["outputs_shape"]),
-                      help=f"Inputs {_shape(walk['inputs_shape'])}: 4 images of 1x8x8 pixels. "
-                           "Outputs: one score per class for each image.")
+                      help="One score (logit) per class for each of the 4 images.")
+    columns[0].caption(f"from inputs {_shape(walk['inputs_shape'])}: 4 images, 1 channel, "
+                       "8x8 pixels")
     if stage >= 2:
         columns[1].metric("Loss", f"{walk['loss']:.4f}",
-                          help=f"Targets {_shape(walk['targets_shape'])}: one class index "
-                               "per image. An untrained model scores about ln 10.")
+                          help="An untrained model scores about ln 10 = 2.303.")
+        columns[1].caption(f"against targets {_shape(walk['targets_shape'])}: one class "
+                           "index per image")
     if stage >= 3:
         columns[2].metric(f"Gradient of {walk['weight_name']}", f"{walk['grad']:+.5f}",
                           help="The output-layer weight with the largest gradient.")

@@ -1,0 +1,127 @@
+"""ui.demos: each lesson's visual renders in a real Streamlit script run and shows its numbers."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from lessons.curriculum import outline
+from ui.demos import DEMOS
+
+CHART = "vega_lite_chart"  # the element type st.altair_chart produces
+
+
+def render(lesson_id: str) -> AppTest:
+    """Run one demo as its own Streamlit script and fail on any exception it shows."""
+    app = AppTest.from_string(f"from ui.demos import DEMOS\nDEMOS[{lesson_id!r}]()",
+                              default_timeout=60)
+    return check(app.run())
+
+
+def check(app: AppTest) -> AppTest:
+    assert not app.exception, [e.value for e in app.exception]
+    return app
+
+
+def metrics(app: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in app.metric}
+
+
+def test_registry_covers_the_lessons_with_visuals() -> None:
+    assert set(DEMOS) == {"1.1", "1.2", "1.3", "1.4", "1.5", "3.6"}
+    for lesson_id, demo in DEMOS.items():
+        assert outline(lesson_id).id == lesson_id
+        assert callable(demo)
+
+
+@pytest.mark.parametrize(("lesson_id", "charts"), [
+    ("1.1", 0), ("1.2", 2), ("1.3", 1), ("1.4", 2), ("1.5", 1), ("3.6", 3)])
+def test_every_demo_renders_its_charts(lesson_id: str, charts: int) -> None:
+    app = render(lesson_id)
+    assert len(app.get(CHART)) == charts
+    assert app.subheader  # every demo names itself
+
+
+def test_1_1_calculator_shows_ceil_n_over_b() -> None:
+    app = render("1.1")
+    app.number_input(key="demo_1_1_n").set_value(1000)
+    app.number_input(key="demo_1_1_b").set_value(64)
+    app.number_input(key="demo_1_1_epochs").set_value(3)
+    check(app.run())
+    shown = metrics(app)
+    assert shown["Iterations per epoch"] == str(math.ceil(1000 / 64)) == "16"
+    assert shown["Total iterations (optimizer steps)"] == "48"
+    assert any("= 16" in latex.value for latex in app.latex)
+    assert any("40 example" in caption.value for caption in app.caption)  # the last batch
+
+
+def test_1_1_step_through_reveals_the_update() -> None:
+    app = render("1.1")
+    assert "Loss" not in metrics(app)  # only the forward pass is shown at first
+    app.select_slider(key="demo_1_1_stage").set_value("4. step")
+    check(app.run())
+    labels = list(metrics(app))
+    assert "Outputs (forward)" in labels and "Loss" in labels
+    assert any(label.startswith("Gradient of out.weight") for label in labels)
+    assert metrics(app)["Outputs (forward)"] == "[4, 10]"
+    captions = " ".join(caption.value for caption in app.caption)
+    assert "inputs [4, 1, 8, 8]" in captions and "targets [4]" in captions
+    step = app.table[0].value.iloc[0]
+    assert step["after − before"] == pytest.approx(step["-lr × gradient"], rel=1e-4)
+    assert "optimizer.step()" in app.code[0].value
+
+
+def test_1_2_hand_and_autograd_agree() -> None:
+    app = render("1.2")
+    app.slider(key="demo_1_2_steps").set_value(50)
+    check(app.run())
+    gradients = app.dataframe[0].value
+    assert len(gradients) == 4
+    assert gradients["difference"].max() < 1e-5
+    assert float(metrics(app)["w (by hand)"]) == pytest.approx(3.0, abs=0.1)
+
+
+def test_1_3_summary_has_one_row_per_batch_size() -> None:
+    app = render("1.3")
+    app.radio(key="demo_1_3_axis").set_value("update")
+    check(app.run())
+    summary = app.dataframe[0].value.set_index("mode")
+    assert list(summary["updates per epoch"]) == [1, 100, 7]
+    assert summary.loc["full batch (B=100)", "updates that raised the loss"] == 0
+
+
+def test_1_4_says_when_the_path_leaves_the_valley() -> None:
+    app = render("1.4")
+    assert metrics(app)["Regime"] == "smooth" and not app.warning
+    app.select_slider(key="demo_1_4_lr").set_value(0.95)
+    check(app.run())
+    assert metrics(app)["Regime"] == "zig-zag"
+    app.select_slider(key="demo_1_4_lr").set_value(1.3)
+    check(app.run())
+    assert metrics(app)["Regime"] == "diverges"
+    assert "left the plotted window" in app.warning[0].value
+    app.radio(key="demo_1_4_shape").set_value("long valley (x shifted by +2)")
+    check(app.run())
+    assert float(metrics(app)["Stability limit 2/λ_max"]) < 0.5
+
+
+def test_1_5_flags_the_wrong_gradient_and_reports_gradcheck() -> None:
+    app = render("1.5")
+    table = app.dataframe[0].value
+    assert len(table) == 6
+    assert (~table.passes).sum() == 1
+    assert [s.value for s in app.success] == ["autograd's own backward: passes",
+                                              "hand-written backward (correct): passes"]
+    assert [e.value for e in app.error] == ["hand-written backward (forgot the 2): fails"]
+
+
+def test_3_6_dashboard_reads_a_healthy_and_a_broken_run() -> None:
+    app = render("3.6")
+    assert metrics(app)["Non-finite losses"] == "0"
+    assert app.success  # every number finite
+    app.selectbox(key="demo_3_6_variant").set_value("labels_misaligned")
+    check(app.run())
+    assert len(app.get(CHART)) == 3
+    assert any("Loss stuck at ln K" in caption.value for caption in app.caption)
