@@ -321,7 +321,8 @@ def _landscape_chart(surface: pd.DataFrame, path: pd.DataFrame) -> alt.LayerChar
                 scale=alt.Scale(domain=B_RANGE, nice=False)),
         y2="b1:Q",
         color=alt.Color("loss:Q", title="MSE (log colour)",
-                        scale=alt.Scale(type="log", scheme="viridis")),
+                        scale=alt.Scale(type="log", scheme="viridis"),
+                        legend=alt.Legend(format=".3g")),
         tooltip=[alt.Tooltip("w:Q", format=".2f"), alt.Tooltip("b:Q", format=".2f"),
                  alt.Tooltip("loss:Q", format=".3f")])
     walk = alt.Chart(path).mark_line(color=PATH_COLOUR, strokeWidth=1.5,
