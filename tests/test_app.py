@@ -120,3 +120,35 @@ def test_playground_trains_one_run_and_rejects_bad_widths() -> None:
     at.slider[1].set_value(5)
     at.button[0].click().run()
     assert not at.exception and "**run** →" in texts(at)
+
+
+WRITTEN_LESSONS = ["1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "3.6"]
+
+
+@pytest.mark.parametrize("lesson_id", WRITTEN_LESSONS)
+def test_lesson_demo_trains_its_broken_variant(lesson_id: str) -> None:
+    script = f"from ui.lesson import render_lesson\nrender_lesson({lesson_id!r})\n"
+    at = AppTest.from_string(script, default_timeout=TIMEOUT).run()
+    assert [h.value for h in at.header] == ["Introduction", "ELI5", "The math", "In depth",
+                                            "Try it", "Exercises", "Quick check",
+                                            "Key takeaways"]
+    key = "lesson_" + lesson_id.replace(".", "_")
+    chosen = at.multiselect(key=f"{key}_variants").value
+    assert chosen
+    at.button(key=f"{key}_train").click().run()
+    assert not at.exception  # error boxes may be content here (a crash shown as a result)
+    assert not any(e.value.startswith("Training could not run") for e in at.error)
+    assert f"**{chosen[0]}** →" in texts(at) and "**baseline** →" in texts(at)
+
+
+def test_quiz_gives_feedback_on_an_answer() -> None:
+    from lessons.lesson_file import lesson_path, load_lesson
+
+    question = load_lesson(lesson_path("1.1")).questions[0]
+    at = AppTest.from_string("from ui.lesson import render_lesson\nrender_lesson('1.1')\n",
+                             default_timeout=TIMEOUT).run()
+    at.radio(key="quiz_1.1_1").set_value(question.correct).run()
+    assert at.success and question.feedback in at.success[0].value
+    wrong = (question.correct + 1) % len(question.options)
+    at.radio(key="quiz_1.1_1").set_value(wrong).run()
+    assert any("Not quite" in e.value for e in at.error)

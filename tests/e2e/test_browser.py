@@ -87,3 +87,21 @@ def test_share_link_restores_the_comparison(server: str, page: Page) -> None:
     assert re.search(r"tiny_subset\s*→.*?overfitting", text)
     assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 4
     assert "epochs=10" in text  # the share link shown on the page keeps the settings
+
+
+WRITTEN_LESSONS = ["lesson-1-1", "lesson-1-2", "lesson-1-3", "lesson-1-4", "lesson-1-5",
+                   "lesson-1-6", "lesson-3-6"]
+
+
+@pytest.mark.parametrize("path", WRITTEN_LESSONS)
+def test_lesson_renders_math_and_its_demo_trains(server: str, page: Page, path: str) -> None:
+    page.goto(f"{server}/{path}")
+    expect(page.locator(".katex").first).to_be_visible(timeout=60_000)
+    settle(page)
+    assert page.locator(".katex-error").count() == 0
+    charts_before = page.locator('[data-testid="stVegaLiteChart"]').count()
+    page.get_by_role("button", name=re.compile(r"\bTrain$")).first.click()
+    expect(page.get_by_text("Curve Doctor's reading")).to_be_visible(timeout=RUN_TIMEOUT)
+    settle(page)
+    assert page.locator('[data-testid="stVegaLiteChart"]').count() >= charts_before + 4
+    assert page.locator('[data-testid="stException"]').count() == 0
