@@ -14,7 +14,7 @@ from engine.records import EpochRecord, StepRecord
 BASELINE_COLOUR = "#2563eb"
 REFERENCE_COLOUR = "#64748b"
 BROKEN_COLOURS = ("#dc2626", "#d97706", "#7c3aed", "#059669", "#db2777", "#0891b2", "#65a30d")
-MAX_POINTS_PER_RUN = 500  # every k-th step on long runs keeps the browser quick; all real
+MAX_POINTS_PER_RUN = 800  # every k-th step on long runs keeps the browser quick; all real
 
 
 @dataclass(frozen=True)
@@ -105,24 +105,28 @@ def _reference_lines(ln_k: float | None, diverged: dict[str, int], x: str) -> li
     return layers
 
 
-def _hover_readout(frame: pd.DataFrame, x: str, value: str, labels: Sequence[str],
-                   title: str) -> list[alt.Chart]:
-    """A vertical rule under the pointer with every run's value at that x in the tooltip."""
-    wide = frame.pivot_table(index=x, columns="run", values=value, aggfunc="first")
-    wide = wide.reindex(columns=[label for label in labels if label in wide.columns])
+def _epoch_readout(frame: pd.DataFrame, labels: Sequence[str], name: str) -> alt.Chart:
+    """A rule under the pointer whose tooltip reads every run's val loss and accuracy at
+    that epoch. Per epoch only (a few dozen x values): nearest-point search over every step
+    of every run made the browser noticeably slower."""
+    val = frame[frame["split"] == "val"]
+    wide = val.pivot_table(index="epoch", columns="run", values=["loss", "acc"],
+                           aggfunc="first")
+    wide.columns = [f"{run} val {metric}" for metric, run in wide.columns]
     wide = wide.reset_index()
-    wide.columns = [str(c) for c in wide.columns]
-    hover = alt.selection_point(fields=[x], nearest=True, on="pointerover", empty=False,
-                                name=f"hover_{x}_{value}")
-    tooltip = [alt.Tooltip(f"{x}:Q", title=x.capitalize())] + [
-        alt.Tooltip(f"{label}:Q", title=f"{label} {title}", format=".4g")
-        for label in wide.columns if label != x]
-    rule = alt.Chart(wide).mark_rule(color="#94a3b8").encode(
-        x=f"{x}:Q",
-        opacity=alt.condition(hover, alt.value(0.8), alt.value(0)),
+    hover = alt.selection_point(fields=["epoch"], nearest=True, on="pointerover",
+                                empty=False, name=name)
+    tooltip = [alt.Tooltip("epoch:Q", title="Epoch")]
+    for label in labels:
+        for metric in ("loss", "acc"):
+            column = f"{label} val {metric}"
+            if column in wide.columns:
+                tooltip.append(alt.Tooltip(f"{column}:Q", format=".4g"))
+    return alt.Chart(wide).mark_rule(color="#94a3b8", strokeWidth=6).encode(
+        x="epoch:Q",
+        opacity=alt.condition(hover, alt.value(0.35), alt.value(0)),
         tooltip=tooltip,
     ).add_params(hover)
-    return [rule]
 
 
 CHART_TITLES = {
@@ -151,8 +155,7 @@ def step_loss_chart(runs: Sequence[RunCurves], n_classes: int | None,
     ).add_params(focus)
     diverged = {r.label: r.diverged_at_step for r in runs if r.diverged_at_step}
     ln_k = math.log(n_classes) if n_classes else None
-    layers = [line, *_reference_lines(ln_k, diverged, "step"),
-              *_hover_readout(frame, "step", "loss", labels, "loss")]
+    layers = [line, *_reference_lines(ln_k, diverged, "step")]
     return alt.layer(*layers).properties(height=300)
 
 
@@ -179,6 +182,8 @@ def epoch_chart(runs: Sequence[RunCurves], metric: str, n_classes: int | None,
         tooltip=["run:N", "epoch:Q", "split:N", alt.Tooltip(f"{metric}:Q", format=".4g")],
     ).add_params(focus)
     layers: list[alt.Chart] = [line]
+    if not frame.empty:
+        layers.append(_epoch_readout(frame, labels, f"hover_{metric}"))
     if is_loss and n_classes:
         layers += _reference_lines(math.log(n_classes), {}, "epoch")
     if not is_loss and n_classes:
