@@ -4,11 +4,10 @@ import random
 
 import streamlit as st
 
-from engine.compare import diagnose_run
 from engine.config import default_config
 from engine.variants import all_variants, apply_variant, get_variant
 from ui.live import draw_charts, n_classes_of, train_side_by_side
-from ui.results import curves, show_bug, show_diagnosis
+from ui.results import curves, diagnosis_of, show_bug, show_diagnosis
 
 # Bugs whose curves give them away; the invisible ones (memory, leaky val) need other tools.
 HUNTABLE = ("lr_too_high", "lr_too_low", "no_shuffle", "swapped_loss_args_one_hot",
@@ -61,7 +60,7 @@ if "hunt_answered" in state:
     else:
         st.error(f"Not this time: it was **{answer.title}** "
                  f"(you said {get_variant(state['hunt_answered']).title}).")
-    show_diagnosis("mystery", results["mystery"], diagnose_run(results["mystery"]))
+    show_diagnosis("mystery", results["mystery"], diagnosis_of(results["mystery"]))
     show_bug(secret, baseline)
     st.caption(f"{len(all_variants())} bugs in the full catalogue; try them all in the "
                "Failure Lab.")

@@ -10,6 +10,7 @@ import altair as alt
 import pandas as pd
 
 from engine.records import EpochRecord, StepRecord
+from ui.memo import SharedMemo
 
 BASELINE_COLOUR = "#2563eb"
 REFERENCE_COLOUR = "#64748b"
@@ -25,6 +26,12 @@ class RunCurves:
     steps: Sequence[StepRecord]
     epochs: Sequence[EpochRecord]
     diverged_at_step: int | None = None
+    config_key: str = ""  # which run this is, for sharing drawn charts between sessions
+
+    def identity(self) -> tuple[object, ...]:
+        last = self.steps[-1].loss if self.steps else None
+        return (self.label, self.config_key, len(self.steps), len(self.epochs), last,
+                self.diverged_at_step)
 
 
 def colour_scale(labels: Sequence[str]) -> alt.Scale:
@@ -222,3 +229,17 @@ def comparison_charts(runs: Sequence[RunCurves], n_classes: int | None
         "epoch_acc": epoch_chart(runs, "acc", n_classes, epochs),
         "grad_norm": grad_norm_chart(runs, steps),
     }
+
+
+_SPECS: SharedMemo[dict[str, dict]] = SharedMemo(size=64)
+
+
+def comparison_specs(runs: Sequence[RunCurves], n_classes: int | None) -> dict[str, dict]:
+    """The four charts as Vega-Lite dicts, built once per distinct set of curves.
+
+    When a class opens the same link, every session shows the same curves: building the
+    charts once and sharing the specs keeps the server's CPU for the sessions themselves.
+    """
+    key = (n_classes, *(run.identity() for run in runs))
+    return _SPECS.get(key, lambda: {name: chart.to_dict() for name, chart
+                                    in comparison_charts(runs, n_classes).items()})

@@ -7,12 +7,12 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from engine.compare import diagnose_run, run_summary
+from engine.compare import run_summary
 from engine.config import RunConfig
 from engine.results import RunResult
 from engine.variants import apply_variant, get_variant, healthy_reference
 from ui.live import train_side_by_side
-from ui.results import PREDICTIONS, show_results
+from ui.results import PREDICTIONS, diagnosis_of, show_results
 
 
 def runs_to_train(baseline: RunConfig, variant_ids: Sequence[str]) -> dict[str, RunConfig]:
@@ -54,7 +54,7 @@ def record_history(results: dict[str, RunResult], key: str) -> None:
             "batch": result.config.batch_size,
             "epochs": result.config.epochs,
             "seed": result.config.seed,
-            "diagnosis": diagnose_run(result).label,
+            "diagnosis": diagnosis_of(result).label,
             "best val acc": summary["best_val_acc"],
             "seconds": round(result.seconds, 2),
             "at": time.strftime("%H:%M:%S"),

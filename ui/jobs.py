@@ -83,6 +83,10 @@ class TrainingBoard:
         self._results: OrderedDict[str, TrainingJob] = OrderedDict()
         self._keep = keep_results
         threading.Thread(target=self._dispatch, daemon=True, name="training-board").start()
+        # Load the embedded digits in the server too (sizes for progress bars), now rather
+        # than on the first learner's click.
+        threading.Thread(target=planned_steps, args=(RunConfig(), data_dir), daemon=True,
+                         name="warm-up").start()
 
     def submit(self, config: RunConfig, watcher: str) -> TrainingJob:
         """The job for this config: a finished one from the cache, a running one, or a new one.

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import streamlit as st
 
@@ -11,10 +14,12 @@ from engine.config import RunConfig
 from engine.data import load_data
 from engine.results import RunResult
 from ui.board import session_id, training_board
-from ui.charts import CHART_TITLES, RunCurves, comparison_charts
+from ui.charts import CHART_TITLES, RunCurves, comparison_specs
 from ui.jobs import TrainingJob
 
 REDRAW_SECONDS = 0.5  # at most two redraws a second: every redraw costs server CPU
+_live_viewers = 0  # sessions drawing live curves right now, across the whole server
+_viewers_lock = threading.Lock()
 MAX_WAIT_SECONDS = 600
 
 
@@ -27,19 +32,19 @@ def n_classes_of(config: RunConfig) -> int | None:
 
 def draw_charts(curves: list[RunCurves], n_classes: int | None, key: str) -> None:
     """The four comparison charts in a 2 x 2 grid."""
-    charts = comparison_charts(curves, n_classes)
-    names = list(charts)
+    specs = comparison_specs(curves, n_classes)
+    names = list(specs)
     for row in (names[:2], names[2:]):
         for column, name in zip(st.columns(2), row, strict=True):
             column.markdown(f"**{CHART_TITLES[name]}**")
-            column.altair_chart(charts[name], width="stretch")
+            column.vega_lite_chart(specs[name], width="stretch")
 
 
 def curves_of(label: str, job: TrainingJob) -> RunCurves:
     if job.result is not None:
         r = job.result
-        return RunCurves(label, r.steps, r.epochs, r.diverged_at_step)
-    return RunCurves(label, list(job.steps), list(job.epochs))
+        return RunCurves(label, r.steps, r.epochs, r.diverged_at_step, r.config.key())
+    return RunCurves(label, list(job.steps), list(job.epochs), config_key=job.config.key())
 
 
 def _progress_text(jobs: Mapping[str, TrainingJob]) -> str:
@@ -61,11 +66,56 @@ def _progress_text(jobs: Mapping[str, TrainingJob]) -> str:
     return " · ".join(parts)
 
 
+def redraw_interval(last_draw_cost: float) -> float:
+    """Seconds between live redraws: longer when redraws are slow or many sessions watch.
+
+    Thirty sessions redrawing twice a second would saturate a 2-core server (every redraw
+    is work for the server in every session), so the pause grows with the audience.
+    """
+    with _viewers_lock:
+        viewers = _live_viewers
+    return max(REDRAW_SECONDS * max(1.0, viewers / 2), 2 * last_draw_cost)
+
+
 def _wait_for_jobs(jobs: Mapping[str, TrainingJob], seconds: float) -> None:
     """Sleep up to `seconds`, waking early when every job is done."""
     deadline = time.perf_counter() + seconds
     for job in jobs.values():
         job.done.wait(timeout=max(0.0, deadline - time.perf_counter()))
+
+
+@contextlib.contextmanager
+def _counted_viewer() -> Iterator[None]:
+    """Count this session among the live viewers while it draws (a rerun may cut it)."""
+    global _live_viewers
+    with _viewers_lock:
+        _live_viewers += 1
+    try:
+        yield
+    finally:
+        with _viewers_lock:
+            _live_viewers -= 1
+
+
+def _watch(jobs: Mapping[str, TrainingJob], bar: Any, chart_area: Any,
+           n_classes: int | None, state_key: str) -> None:
+    """Redraw progress and partial curves until every job is done (or the wait runs out)."""
+    started = time.perf_counter()
+    last_draw_cost = 0.0
+    while (not all(job.done.is_set() for job in jobs.values())
+           and time.perf_counter() - started < MAX_WAIT_SECONDS):
+        # Sleep first: short runs finish before any partial curve is worth drawing, and a
+        # slow redraw (long runs, busy server) earns a proportionally longer pause.
+        _wait_for_jobs(jobs, redraw_interval(last_draw_cost))
+        if all(job.done.is_set() for job in jobs.values()):
+            return
+        tick = time.perf_counter()
+        done = sum(job.progress for job in jobs.values()) / len(jobs)
+        bar.progress(done, text=_progress_text(jobs))
+        with chart_area.container():
+            draw_charts([curves_of(label, job) for label, job in jobs.items()], n_classes,
+                        state_key)
+        last_draw_cost = time.perf_counter() - tick
 
 
 def train_side_by_side(runs: Mapping[str, RunConfig], state_key: str
@@ -89,22 +139,8 @@ def train_side_by_side(runs: Mapping[str, RunConfig], state_key: str
     n_classes = n_classes_of(next(iter(runs.values())))
     bar = st.progress(0.0, text=_progress_text(jobs))
     chart_area = st.empty()
-    started = time.perf_counter()
-    last_draw_cost = 0.0
-    while (not all(job.done.is_set() for job in jobs.values())
-           and time.perf_counter() - started < MAX_WAIT_SECONDS):
-        # Sleep first: short runs finish before any partial curve is worth drawing, and a
-        # slow redraw (long runs, busy server) earns a proportionally longer pause.
-        _wait_for_jobs(jobs, max(REDRAW_SECONDS, 2 * last_draw_cost))
-        if all(job.done.is_set() for job in jobs.values()):
-            break
-        tick = time.perf_counter()
-        done = sum(job.progress for job in jobs.values()) / len(jobs)
-        bar.progress(done, text=_progress_text(jobs))
-        with chart_area.container():
-            draw_charts([curves_of(label, job) for label, job in jobs.items()], n_classes,
-                        state_key)
-        last_draw_cost = time.perf_counter() - tick
+    with _counted_viewer():
+        _watch(jobs, bar, chart_area, n_classes, state_key)
     bar.empty()
     chart_area.empty()
     stop_slot.empty()

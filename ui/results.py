@@ -15,6 +15,7 @@ from engine.results import RunResult
 from engine.variants import get_variant
 from ui.charts import CHART_TITLES, RunCurves, comparison_charts
 from ui.live import draw_charts, n_classes_of
+from ui.memo import SharedMemo
 
 # What a learner may predict, and the diagnosis labels that make the prediction right.
 PREDICTIONS: dict[str, set[str]] = {
@@ -31,8 +32,17 @@ LABEL_ICONS = {"healthy": "✅", "crashed": "💥", "diverged": "🔥", "impossi
                "loss_floor": "🧱", "underfitting": "🐢"}
 
 
+_DIAGNOSES: SharedMemo[Diagnosis] = SharedMemo(size=1024)
+
+
+def diagnosis_of(result: RunResult) -> Diagnosis:
+    """The run's diagnosis, computed once per server for each distinct run."""
+    key = (result.config.key(), result.status, len(result.steps), len(result.epochs))
+    return _DIAGNOSES.get(key, lambda: diagnose_run(result))
+
+
 def curves(results: Mapping[str, RunResult]) -> list[RunCurves]:
-    return [RunCurves(label, r.steps, r.epochs, r.diverged_at_step)
+    return [RunCurves(label, r.steps, r.epochs, r.diverged_at_step, r.config.key())
             for label, r in results.items()]
 
 
@@ -57,7 +67,7 @@ def show_diagnosis(label: str, result: RunResult, diagnosis: Diagnosis) -> None:
 def show_diagnoses(results: Mapping[str, RunResult]) -> dict[str, Diagnosis]:
     """Every run's diagnosis side by side."""
     st.subheader("Curve Doctor's reading")
-    diagnoses = {label: diagnose_run(result) for label, result in results.items()}
+    diagnoses = {label: diagnosis_of(result) for label, result in results.items()}
     items = list(results.items())
     for start in range(0, len(items), 3):  # at most three readable columns per row
         row = items[start:start + 3]
@@ -127,7 +137,8 @@ def show_downloads(results: Mapping[str, RunResult], baseline: RunConfig,
     """CSV of all curves, an SVG of the charts, and each run as a standalone script."""
     n_classes = n_classes_of(baseline)
     columns = st.columns(2 + len(variant_ids) + 1)
-    columns[0].download_button("Curves (CSV)", curves_csv(results), "curves.csv", "text/csv",
+    columns[0].download_button("Curves (CSV)", lambda: curves_csv(results), "curves.csv",
+                               "text/csv",
                                key=f"{key}_csv", icon=":material/table:")
     columns[1].download_button("Charts (SVG)", lambda: charts_svg(results, n_classes),
                                "charts.svg", "image/svg+xml", key=f"{key}_svg",

@@ -1,0 +1,131 @@
+"""A whole class on one shared instance, simulated at the protocol level.
+
+Run from the repository root: `python -m benchmarks.bench_class` (or `make bench`).
+Each simulated student is one Streamlit session: a websocket to `/_stcore/stream` that
+asks for the Failure Lab page with a share link (`run=1`) and waits for the script run to
+finish with both diagnoses on the page. A browser per student would measure the browsers,
+not the server (ENGINEERING.md); the protocol client costs the server the same work.
+
+Scenarios, one run each on this machine:
+- same link: N students open the same share link at the same moment (one training, shared);
+- different links: M students each open a different seed (M distinct trainings, queued).
+Prints the time each student waited (median, 95th percentile, max) and the server's CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import websockets
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+ROOT = Path(__file__).resolve().parent.parent
+READING = b"Curve Doctor's reading"
+
+
+async def student(base: str, query: str, timeout: float) -> tuple[float, bool]:
+    """One session: ask for the page, wait for the run to finish; (seconds, saw results)."""
+    uri = base.replace("http", "ws") + "/_stcore/stream"
+    async with websockets.connect(uri, subprotocols=["streamlit", "load-test"],
+                                  max_size=None) as socket:
+        request = BackMsg()
+        request.rerun_script.query_string = query
+        request.rerun_script.page_name = "failure-lab"
+        start = time.perf_counter()
+        await socket.send(request.SerializeToString())
+        saw_results = False
+        while True:
+            data = await asyncio.wait_for(socket.recv(), timeout)
+            saw_results = saw_results or READING in data
+            message = ForwardMsg()
+            message.ParseFromString(data)
+            if message.WhichOneof("type") == "script_finished":
+                return time.perf_counter() - start, saw_results
+
+
+async def classroom(base: str, queries: list[str], timeout: float) -> list[tuple[float, bool]]:
+    return list(await asyncio.gather(*(student(base, q, timeout) for q in queries)))
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children that have exited (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(value) for value in fields[11:15])
+    return ticks / 100.0
+
+
+def children_cpu(pid: int) -> float:
+    """CPU of the server and its training worker processes."""
+    total = cpu_seconds(pid)
+    for child in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = (child / "stat").read_text()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            total += cpu_seconds(int(child.name))
+    return total
+
+
+def summary(name: str, waits: list[tuple[float, bool]], cpu: float) -> dict[str, object]:
+    times = sorted(t for t, _ in waits)
+    p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
+    return {"scenario": name, "students": len(times),
+            "all_saw_results": all(ok for _, ok in waits),
+            "median_s": round(statistics.median(times), 2), "p95_s": round(p95, 2),
+            "max_s": round(times[-1], 2), "server_cpu_s": round(cpu, 1)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=30)
+    parser.add_argument("--distinct", type=int, default=8)
+    parser.add_argument("--port", type=int, default=8612)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    base = f"http://127.0.0.1:{args.port}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port",
+         str(args.port), "--server.address", "127.0.0.1"], cwd=ROOT,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        for _ in range(300):
+            try:
+                urllib.request.urlopen(f"{base}/_stcore/health", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.1)
+        # Warm the server up (workers started, first optimizer built) before timing.
+        asyncio.run(classroom(base, ["variant=no_step&seed=1&run=1"], 120))
+        link = "variant=lr_too_high&variant=tiny_subset&seed=42&run=1"
+        results = []
+        for name, queries in (
+                ("same link", [link] * args.students),
+                ("different links", [f"variant=no_zero_grad&seed={100 + i}&run=1"
+                                     for i in range(args.distinct)])):
+            before = children_cpu(server.pid)
+            waits = asyncio.run(classroom(base, queries, 300))
+            results.append(summary(name, waits, children_cpu(server.pid) - before))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    if args.json:
+        print(json.dumps(results))
+        return
+    for row in results:
+        print(f"{row['scenario']:>16}: {row['students']} students, median {row['median_s']} s, "
+              f"p95 {row['p95_s']} s, max {row['max_s']} s, all saw both diagnoses: "
+              f"{row['all_saw_results']}, server CPU {row['server_cpu_s']} s")
+
+
+if __name__ == "__main__":
+    main()
