@@ -33,6 +33,8 @@ test: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(PY) -m benchmarks.bench_epoch
 	$(PY) -m benchmarks.bench_catalogue
+	$(PY) -m benchmarks.bench_app
+	$(PY) -m benchmarks.bench_class
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache *.egg-info

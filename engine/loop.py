@@ -144,19 +144,16 @@ def lr_factor(schedule: str, total_steps: int) -> Callable[[int], float]:
 
 def gradient_norms(model: nn.Module) -> tuple[float, dict[str, float]]:
     """The total gradient norm and each layer's weight-gradient norm (missing grads count 0)."""
-    names: list[str] = []
-    grads: list[Tensor] = []
-    for name, param in model.named_parameters():
-        # A gradient that is None (never computed, or wiped by zero_grad) is a zero gradient.
-        grads.append(param.grad.detach() if param.grad is not None else param.new_zeros(1))
-        names.append(name)
-    if not grads:
+    named = list(model.named_parameters())
+    if not named:
         return 0.0, {}
+    # A gradient that is None (never computed, or wiped by zero_grad) is a zero gradient.
+    grads = [p.grad.detach() if p.grad is not None else p.new_zeros(1) for _, p in named]
     # One fused call for all tensors: this runs every step, so it must stay cheap.
     norms = torch.stack(torch._foreach_norm(grads)).tolist()
     total = math.sqrt(sum(n * n for n in norms))
-    layers = {name.removesuffix(".weight"): n for name, n in zip(names, norms, strict=True)
-              if name.endswith("weight")}
+    layers = {name[:-7]: n for (name, _), n in zip(named, norms, strict=True)
+              if name.endswith(".weight")}
     return total, layers
 
 
