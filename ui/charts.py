@@ -155,7 +155,7 @@ def step_loss_chart(runs: Sequence[RunCurves], n_classes: int | None,
         frame = frame[frame["loss"].fillna(0) > 0]
     line = alt.Chart(frame).mark_line(strokeWidth=1.4).encode(
         x=alt.X("step:Q", title="Step (one mini-batch update)"),
-        y=alt.Y("loss:Q", title="Training loss per batch", scale=scale),
+        y=alt.Y("loss:Q", title="Loss on the batch", scale=scale),
         color=alt.Color("run:N", title="Run", scale=colour_scale(labels),
                         legend=alt.Legend(orient="bottom", columns=3, labelLimit=220)),
         opacity=alt.condition(focus, alt.value(0.95), alt.value(0.12)),
@@ -173,7 +173,7 @@ def epoch_chart(runs: Sequence[RunCurves], metric: str, n_classes: int | None,
     labels = [r.label for r in runs]
     focus = _legend_focus(f"focus_{metric}")
     is_loss = metric == "loss"
-    y_title = "Loss (full split, eval mode)" if is_loss else "Accuracy (fraction correct)"
+    y_title = "Loss (whole split)" if is_loss else "Accuracy (fraction)"
     scale = _loss_scale(frame["loss"]) if is_loss else alt.Scale(domain=[0, 1])
     if is_loss and scale.type == "log":
         frame = frame[frame["loss"].fillna(0) > 0]
@@ -182,7 +182,7 @@ def epoch_chart(runs: Sequence[RunCurves], metric: str, n_classes: int | None,
         y=alt.Y(f"{metric}:Q", title=y_title, scale=scale),
         color=alt.Color("run:N", title="Run", scale=colour_scale(labels),
                         legend=alt.Legend(orient="bottom", columns=3, labelLimit=220)),
-        strokeDash=alt.StrokeDash("split:N", title="Split (solid train, dashed val)",
+        strokeDash=alt.StrokeDash("split:N", title="Split",
                                   scale=alt.Scale(domain=["train", "val"], range=[[1, 0], [5, 3]]),
                                   legend=alt.Legend(orient="bottom", columns=3, labelLimit=220)),
         opacity=alt.condition(focus, alt.value(0.95), alt.value(0.12)),
@@ -209,7 +209,7 @@ def grad_norm_chart(runs: Sequence[RunCurves],
     positive = frame[frame["grad_norm"].fillna(0) > 0]
     line = alt.Chart(positive).mark_line(strokeWidth=1.2).encode(
         x=alt.X("step:Q", title="Step (one mini-batch update)"),
-        y=alt.Y("grad_norm:Q", title="Gradient norm ‖∇L‖ (log scale)",
+        y=alt.Y("grad_norm:Q", title="Gradient norm ‖∇L‖",
                 scale=alt.Scale(type="log")),
         color=alt.Color("run:N", title="Run", scale=colour_scale(labels),
                         legend=alt.Legend(orient="bottom", columns=3, labelLimit=220)),

@@ -36,7 +36,8 @@ def draw_charts(curves: list[RunCurves], n_classes: int | None, key: str) -> Non
     names = list(specs)
     for row in (names[:2], names[2:]):
         for column, name in zip(st.columns(2), row, strict=True):
-            column.markdown(f"**{CHART_TITLES[name]}**")
+            column.markdown(f"**{CHART_TITLES[name]}**"
+                            + (" · solid: train, dashed: validation" if "epoch" in name else ""))
             column.vega_lite_chart(specs[name], width="stretch")
 
 

@@ -27,9 +27,6 @@ PREDICTIONS: dict[str, set[str]] = {
     "plateaus high": {"loss_floor", "underfitting"},
     "looks healthy": {"healthy"},
 }
-LABEL_ICONS = {"healthy": "✅", "crashed": "💥", "diverged": "🔥", "impossible_loss": "⛔",
-               "not_learning": "➖", "collapsed": "🎯", "overfitting": "📈", "unstable": "〰️",
-               "loss_floor": "🧱", "underfitting": "🐢"}
 
 
 _DIAGNOSES: SharedMemo[Diagnosis] = SharedMemo(size=1024)
@@ -48,8 +45,7 @@ def curves(results: Mapping[str, RunResult]) -> list[RunCurves]:
 
 def show_diagnosis(label: str, result: RunResult, diagnosis: Diagnosis) -> None:
     """One run's verdict: label, evidence, next experiment (and the error if it crashed)."""
-    icon = LABEL_ICONS.get(diagnosis.label, "")
-    st.markdown(f"**{label}** → {icon} `{diagnosis.label}`")
+    st.markdown(f"**{label}** → `{diagnosis.label}`")
     if result.error is not None:
         st.error(f"**{result.error.type}**: {result.error.message}\n\n{result.error.explanation}")
     for sentence in diagnosis.evidence:
