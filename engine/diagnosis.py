@@ -15,6 +15,15 @@ from typing import Any
 
 import numpy as np
 
+from engine.curve_measures import (
+    LONG,
+    Curves,
+    chunk_medians,
+    clip,
+    fmt,
+    last_finite,
+    ramp,
+)
 from engine.training_log import TrainingLog
 
 LABELS: tuple[str, ...] = (
@@ -27,11 +36,6 @@ PRIORITY: tuple[str, ...] = (
     "loss_floor", "unstable", "overfitting", "underfitting", "healthy",
 )  # fmt: skip
 FIRES = 0.5  # a score at or above this is a clear finding
-# Up to LONG rows (an epoch log) are judged as logged; longer ones (a per-step log) are first
-# reduced to MAX_POINTS chunk medians so batch noise cannot pass for shape.
-LONG = 60
-MAX_POINTS = 30
-DEAD_GRAD = 1e-6  # a gradient norm this small moves no weight at any sane learning rate
 
 # One next experiment per finding, in the troubleshooting order: curves, predictions,
 # gradients, data, hyper-parameters, model. A cheap check comes before a costly change.
@@ -95,119 +99,7 @@ class _Finding:
 _NONE = _Finding()
 
 
-def _fmt(value: float) -> str:
-    """2-3 significant digits; NaN and infinity as words so no sentence shows a raw 'nan'."""
-    if math.isnan(value):
-        return "NaN"
-    if math.isinf(value):
-        return "infinity" if value > 0 else "minus infinity"
-    return f"{value:.3g}"
-
-
-def _ramp(value: float, low: float, high: float) -> float:
-    """0 at or below `low`, 1 at or above `high`, linear between: a soft threshold."""
-    if not math.isfinite(value):
-        return 1.0 if value > 0 else 0.0
-    return min(1.0, max(0.0, (value - low) / (high - low)))
-
-
-def _clip(score: float) -> float:
-    """A score rounded to 2 decimals in [0, 1]; NaN counts as no evidence."""
-    score = float(score)
-    return round(min(1.0, max(0.0, score)), 2) if math.isfinite(score) else 0.0
-
-
-def _array(values: object) -> np.ndarray | None:
-    """A 1-D float array, or None for a missing column or one with no finite value."""
-    if values is None:
-        return None
-    try:
-        array = np.asarray(values, dtype=float).ravel()
-    except (TypeError, ValueError):
-        return None
-    return array if np.isfinite(array).any() else None
-
-
-def _last(values: np.ndarray | None) -> float | None:
-    """The last finite value of a column, or None."""
-    finite = np.array([]) if values is None else values[np.isfinite(values)]
-    return float(finite[-1]) if finite.size else None
-
-
-def _chunks(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(points, their noise): the finite values with zero noise, or for a long curve up to
-    MAX_POINTS chunk medians with their standard errors, so a 500-step log is judged like a
-    20-epoch one and batch-to-batch noise cannot pass for shape."""
-    finite = values[np.isfinite(values)]
-    if len(finite) <= LONG:
-        return finite, np.zeros(len(finite))
-    chunks = np.array_split(finite, min(MAX_POINTS, len(finite) // 5))
-    medians = np.array([np.median(chunk) for chunk in chunks])
-    # Batch noise grows with the loss: pool the chunks' relative spread (1.4826 * MAD), then
-    # turn it into each median's standard error (1.2533 / sqrt(n)).
-    mad = np.array([np.median(np.abs(chunk - m)) for chunk, m in zip(chunks, medians, strict=True)])
-    relative = np.median(mad / np.maximum(np.abs(medians), 1e-12))
-    sizes = np.array([len(chunk) for chunk in chunks])
-    return medians, 1.8581 * relative * np.abs(medians) / np.sqrt(sizes)
-
-
-class _Curves:
-    """The log's columns as float arrays (missing or all-NaN: None), plus shared numbers."""
-
-    def __init__(self, log: TrainingLog) -> None:
-        self.log = log
-        self.step = _array(log.step_loss)
-        try:  # NaN and infinity stay in the train loss: divergence is data
-            self.train = np.asarray(log.train_loss, dtype=float).ravel()
-        except (TypeError, ValueError):
-            self.train = np.array([])
-        if not self.train.size and self.step is not None:
-            self.train = self.step  # a run that died in its first epoch has only step losses
-        self.val, self.grad = _array(log.val_loss), _array(log.grad_norm)
-        self.train_acc, self.val_acc = _array(log.train_acc), _array(log.val_acc)
-        self.first_grad = _array(log.first_layer_grad_norm)
-        k = log.n_classes
-        self.k = k if isinstance(k, int) and k >= 2 else None
-        self.ln_k = math.log(self.k) if self.k else math.nan
-        share = log.top_class_share
-        finite = isinstance(share, (int, float)) and math.isfinite(share)
-        self.top_share = float(share) if finite else None
-        self.smooth = _chunks(self.train)[0]
-        t = self.smooth  # relative fall from the first to the best train loss; 1.0 if unknown
-        self.fall = float((t[0] - t.min()) / abs(t[0])) if len(t) >= 2 and t[0] else 1.0
-        g = self.first_grad
-        self.dead_layer = g is not None and bool(np.all(np.abs(g[np.isfinite(g)]) < DEAD_GRAD))
-        self.classification = bool(self.k) or self.train_acc is not None or self.val_acc is not None
-
-    def final_acc(self) -> tuple[str, float] | None:
-        """The last accuracy, val preferred: it is what the learner will be judged on."""
-        for name, values in (("val acc", self.val_acc), ("train acc", self.train_acc)):
-            value = _last(values)
-            if value is not None:
-                return name, value
-        return None
-
-    def at(self, index: int) -> str:
-        """'epoch 3' for a row of the train curve, using the log's own x values."""
-        x = self.log.x
-        if len(x) == len(self.log.train_loss) and 0 <= index < len(x):
-            try:
-                value = float(x[index])
-            except (TypeError, ValueError):
-                value = math.nan
-            if math.isfinite(value):
-                shown = str(int(value)) if value.is_integer() and abs(value) < 1e12 else _fmt(value)
-                return f"{self.log.x_name} {shown}"
-        return f"row {index + 1}"
-
-    def chance(self, loss: float) -> str:
-        """', which is ln 10: chance level for 10 classes' when the loss sits at ln K."""
-        if self.k and abs(loss - self.ln_k) <= 0.1 * self.ln_k:
-            return f", which is ln {self.k} = {self.ln_k:.2f}: chance level for {self.k} classes"
-        return ""
-
-
-def _crashed(c: _Curves) -> _Finding:
+def _crashed(c: Curves) -> _Finding:
     if c.log.status != "crashed":
         return _NONE
     kind = (c.log.error_type or "an error").strip()
@@ -247,21 +139,21 @@ def _crash_advice(text: str, kind: str) -> str:
     )
 
 
-def _impossible_loss(c: _Curves) -> _Finding:
+def _impossible_loss(c: Curves) -> _Finding:
     losses = c.train[np.isfinite(c.train)]
     if not c.classification or not losses.size or losses.min() >= -1e-3:
         return _NONE
     low = int(np.nanargmin(np.where(np.isfinite(c.train), c.train, np.nan)))
     first = int(np.flatnonzero(np.isfinite(c.train))[0])
-    moved = f"went from {_fmt(c.train[first])} at {c.at(first)} to " if first != low else "reached "
+    moved = f"went from {fmt(c.train[first])} at {c.at(first)} to " if first != low else "reached "
     sentence = (
-        f"Train loss {moved}{_fmt(c.train[low])} at {c.at(low)}; cross-entropy can never be "
+        f"Train loss {moved}{fmt(c.train[low])} at {c.at(low)}; cross-entropy can never be "
         "negative, so the loss is not measuring what it should."
     )
     return _Finding(1.0, (sentence,), _NEXT["impossible_loss"])
 
 
-def _diverged(c: _Curves) -> _Finding:
+def _diverged(c: Curves) -> _Finding:
     evidence: list[str] = []
     score = 1.0 if c.log.status == "diverged" else 0.0
     if score:
@@ -270,7 +162,7 @@ def _diverged(c: _Curves) -> _Finding:
         bad = np.flatnonzero(~np.isfinite(values)) if values is not None else []
         if len(bad):
             where = c.at(int(bad[0])) if name == "Train loss" else f"step {int(bad[0]) + 1}"
-            evidence.append(f"{name} became {_fmt(values[bad[0]])} at {where}.")
+            evidence.append(f"{name} became {fmt(values[bad[0]])} at {where}.")
             score = 1.0
     for blow_score, sentence in (_blow_up(c), _rising(c)):
         if blow_score > 0:
@@ -278,7 +170,7 @@ def _diverged(c: _Curves) -> _Finding:
         score = max(score, blow_score)
     peak_grad = float(np.nanmax(np.abs(c.grad))) if c.grad is not None else 0.0
     if score and peak_grad > 100:
-        evidence.append(f"The gradient norm peaked at {_fmt(peak_grad)}.")
+        evidence.append(f"The gradient norm peaked at {fmt(peak_grad)}.")
     return _Finding(score, tuple(evidence), _NEXT["diverged"])
 
 
@@ -291,7 +183,7 @@ def _sustained(values: np.ndarray | None) -> np.ndarray:
     return np.median(np.lib.stride_tricks.sliding_window_view(finite, 5), axis=1)
 
 
-def _blow_up(c: _Curves) -> tuple[float, str]:
+def _blow_up(c: Curves) -> tuple[float, str]:
     """A loss that grows 10x past where it started, or past 10 x ln K, has blown up."""
     curve = c.step if c.step is not None else c.train
     start = curve[np.isfinite(curve)]
@@ -301,68 +193,68 @@ def _blow_up(c: _Curves) -> tuple[float, str]:
     # In a long noisy curve one lucky first batch must not set the bar: take the median of 5.
     first = float(np.median(start[:5]) if len(start) > LONG else start[0])
     peak = float(max(peaks))
-    by_start = _ramp(math.log10(peak / first), 0.5, 1.0) if first > 0 and peak > first else 0.0
-    by_chance = _ramp(peak / c.ln_k, 5.0, 10.0) if c.k else 0.0
+    by_start = ramp(math.log10(peak / first), 0.5, 1.0) if first > 0 and peak > first else 0.0
+    by_chance = ramp(peak / c.ln_k, 5.0, 10.0) if c.k else 0.0
     if by_chance >= by_start and by_chance > 0:
         return by_chance, (
-            f"The loss reached {_fmt(peak)}, far above ln {c.k} = {c.ln_k:.2f}, "
+            f"The loss reached {fmt(peak)}, far above ln {c.k} = {c.ln_k:.2f}, "
             f"the loss of a chance-level guess over {c.k} classes."
         )
     return by_start, (
-        f"The loss rose from {_fmt(first)} to {_fmt(peak)}, "
-        f"{_fmt(peak / first) if first > 0 else 'many'}x where it started."
+        f"The loss rose from {fmt(first)} to {fmt(peak)}, "
+        f"{fmt(peak / first) if first > 0 else 'many'}x where it started."
     )
 
 
-def _rising(c: _Curves) -> tuple[float, str]:
+def _rising(c: Curves) -> tuple[float, str]:
     """A train loss that ends well above where it started is diverging, if slowly."""
     t = c.smooth
     if len(t) < 2 or t[0] <= 0 or t[-1] <= 1.25 * t[0]:
         return 0.0, ""
-    return _ramp(t[-1] / t[0], 1.25, 2.0), f"Train loss rose from {_fmt(t[0])} to {_fmt(t[-1])}."
+    return ramp(t[-1] / t[0], 1.25, 2.0), f"Train loss rose from {fmt(t[0])} to {fmt(t[-1])}."
 
 
-def _collapsed(c: _Curves) -> _Finding:
+def _collapsed(c: Curves) -> _Finding:
     share = c.top_share
     if share is None or share < 0.75:
         return _NONE
     spread = f" (an even spread would give each of the {c.k} classes {1 / c.k:.0%})" if c.k else ""
     evidence = (f"{share:.0%} of the last epoch's predictions went to a single class{spread}.",)
     if not (c.dead_layer or c.fall < 0.03):
-        return _Finding(_ramp(share, 0.75, 0.9), evidence, _NEXT["collapsed"])
+        return _Finding(ramp(share, 0.75, 0.9), evidence, _NEXT["collapsed"])
     # The model never learned: the one-class output comes from a stuck model, not from a too
     # big step, so the not-learning evidence and experiment are the useful ones.
     stuck = _not_learning(c)
-    return _Finding(_ramp(share, 0.75, 0.9), evidence + stuck.evidence[:2], stuck.next_experiment)
+    return _Finding(ramp(share, 0.75, 0.9), evidence + stuck.evidence[:2], stuck.next_experiment)
 
 
-def _not_learning(c: _Curves) -> _Finding:
+def _not_learning(c: Curves) -> _Finding:
     evidence: list[str] = []
     t, score = c.smooth, 0.0
-    acc, train_acc = c.final_acc(), _last(c.train_acc)
+    acc, train_acc = c.final_acc(), last_finite(c.train_acc)
     if len(t) >= 2:
         fall = c.fall
-        score = _ramp(-fall, -0.10, -0.03)
+        score = ramp(-fall, -0.10, -0.03)
         learned_before = (acc is not None and acc[1] >= 0.8) or (c.k and t[-1] < 0.5 * c.ln_k)
         score *= 0.3 if learned_before else 1.0  # a converged run also looks flat
         if score > 0:
             evidence.append(
-                f"Train loss went from {_fmt(t[0])} to {_fmt(t[-1])}{c.chance(t[-1])}"
+                f"Train loss went from {fmt(t[0])} to {fmt(t[-1])}{c.chance(t[-1])}"
                 f"; it never fell more than {fall:.1%}."
             )
     if c.dead_layer:
         top = float(np.nanmax(np.abs(c.first_grad))) if c.first_grad is not None else 0.0
-        evidence.append(f"The first layer's gradient norm is {_fmt(top)}: its weights never move.")
+        evidence.append(f"The first layer's gradient norm is {fmt(top)}: its weights never move.")
         score = 1.0
     if c.k and acc is not None and acc[1] <= 1 / c.k + 0.1 * (1 - 1 / c.k):
         # Val at chance while train climbs is memorising labels the inputs do not predict.
         memorised = (
-            f", although train acc reaches {_fmt(train_acc)}"
+            f", although train acc reaches {fmt(train_acc)}"
             if acc[0] == "val acc" and (train_acc is not None and train_acc > acc[1] + 0.2)
             else ""
         )
         evidence.append(
-            f"{acc[0].capitalize()} {_fmt(acc[1])} is chance level for {c.k} classes "
+            f"{acc[0].capitalize()} {fmt(acc[1])} is chance level for {c.k} classes "
             f"(1/{c.k} = {1 / c.k:.2f}){memorised}."
         )
         score = max(score, 0.8)
@@ -384,16 +276,16 @@ def _still_falling(values: np.ndarray, noise: np.ndarray) -> tuple[float, float,
     return rel, share, start
 
 
-def _loss_floor(c: _Curves) -> _Finding:
+def _loss_floor(c: Curves) -> _Finding:
     acc, t = c.final_acc(), c.smooth
     if acc is None or len(t) < 2:  # "stopped falling" takes at least two rows
         return _NONE
-    rel = _still_falling(*_chunks(c.train))[0]
-    score = _ramp(acc[1], 0.7, 0.8) * _ramp(float(t[-1]), 0.6, 0.8)
+    rel = _still_falling(*chunk_medians(c.train))[0]
+    score = ramp(acc[1], 0.7, 0.8) * ramp(float(t[-1]), 0.6, 0.8)
     if acc[1] < 0.8 or t[-1] < 0.8 or rel >= 0.05:
         score = min(score, 0.45)  # near, but not the clear sign: high accuracy, high flat loss
     sentence = (
-        f"Train loss stays at {_fmt(t[-1])} while {acc[0]} reaches {_fmt(acc[1])}: a model that "
+        f"Train loss stays at {fmt(t[-1])} while {acc[0]} reaches {fmt(acc[1])}: a model that "
         f"is right {acc[1]:.0%} of the time should have a loss far below that."
     )
     return _Finding(score, (sentence,), _NEXT["loss_floor"])
@@ -428,10 +320,10 @@ def _swings(values: np.ndarray, noise: np.ndarray) -> tuple[int, list[float]]:
     return peaks, [float(values[j]) for j in turns] + [float(values[-1])]
 
 
-def _unstable(c: _Curves) -> _Finding:
+def _unstable(c: Curves) -> _Finding:
     best = _NONE
     for name, values in (("Val loss", c.val), ("Train loss", c.train), ("Step loss", c.step)):
-        curve, noise = _chunks(values) if values is not None else (np.array([]), np.array([]))
+        curve, noise = chunk_medians(values) if values is not None else (np.array([]), np.array([]))
         if len(curve) < 3:
             continue
         peaks, path = _swings(curve, noise)
@@ -439,7 +331,7 @@ def _unstable(c: _Curves) -> _Finding:
         if score > best.score:
             chunk = len(values) // len(curve)
             note = f" (medians of {chunk}+ rows)" if chunk > 1 else ""
-            zigzag = " -> ".join(_fmt(p) for p in path[:7])
+            zigzag = " -> ".join(fmt(p) for p in path[:7])
             best = _Finding(score, (f"{name} zig-zags instead of settling: {zigzag}{note}.",))
     saw = _saw_tooth(c)
     if saw.score > best.score:
@@ -447,7 +339,7 @@ def _unstable(c: _Curves) -> _Finding:
     return _Finding(best.score, best.evidence, _NEXT["unstable"])
 
 
-def _saw_tooth(c: _Curves) -> _Finding:
+def _saw_tooth(c: Curves) -> _Finding:
     """Step loss that climbs through most epochs and drops at each epoch's start: the batches
     come in an order (e.g. sorted by class) that pulls the model back and forth."""
     epochs, steps = len(c.log.train_loss), c.step
@@ -465,30 +357,30 @@ def _saw_tooth(c: _Curves) -> _Finding:
         f"{np.median(rises):+.0%} from an epoch's first to last quarter) and drops at each "
         "new epoch: a saw-tooth."
     )
-    return _Finding(_ramp(rising / epochs, 0.35, 0.6), (sentence,), _NEXT["saw_tooth"])
+    return _Finding(ramp(rising / epochs, 0.35, 0.6), (sentence,), _NEXT["saw_tooth"])
 
 
-def _overfitting(c: _Curves) -> _Finding:
+def _overfitting(c: Curves) -> _Finding:
     found: list[tuple[float, str]] = []
-    t, v = c.smooth, _chunks(c.val)[0] if c.val is not None else np.array([])
+    t, v = c.smooth, chunk_medians(c.val)[0] if c.val is not None else np.array([])
     if len(t) >= 2 and len(v) >= 3:
         ib = int(np.argmin(v))
         rise, fall = float(v[-1] - v[ib]), float(v[0] - v[ib])
         j = round(ib / (len(v) - 1) * (len(t) - 1))
         if ib < len(v) - 1 and rise > 0.1 * abs(v[ib]) and rise > 0.05 * fall and t[-1] < t[j]:
             said = (
-                f"Train loss fell {_fmt(t[0])} -> {_fmt(t[-1])} while val loss rose from its "
-                f"best {_fmt(v[ib])} to {_fmt(v[-1])}."
+                f"Train loss fell {fmt(t[0])} -> {fmt(t[-1])} while val loss rose from its "
+                f"best {fmt(v[ib])} to {fmt(v[-1])}."
             )
-            found.append((0.5 + 0.5 * _ramp(rise / abs(v[ib] or 1), 0.1, 0.3), said))
-    ta, va = _last(c.train_acc), _last(c.val_acc)
+            found.append((0.5 + 0.5 * ramp(rise / abs(v[ib] or 1), 0.1, 0.3), said))
+    ta, va = last_finite(c.train_acc), last_finite(c.val_acc)
     if ta is not None and va is not None and ta - va > 0.05:
-        said = f"Train acc {_fmt(ta)} vs val acc {_fmt(va)}: a gap of {ta - va:.2f}."
-        found.append((_ramp(ta - va, 0.05, 0.15), said))
-    tl, vl = _last(c.train), _last(c.val)
+        said = f"Train acc {fmt(ta)} vs val acc {fmt(va)}: a gap of {ta - va:.2f}."
+        found.append((ramp(ta - va, 0.05, 0.15), said))
+    tl, vl = last_finite(c.train), last_finite(c.val)
     if tl is not None and vl is not None and tl > 0 and vl - tl > 0.3:
-        said = f"Final val loss {_fmt(vl)} is {_fmt(vl / tl)}x the train loss {_fmt(tl)}."
-        found.append((_ramp(vl / tl, 2.0, 3.0), said))
+        said = f"Final val loss {fmt(vl)} is {fmt(vl / tl)}x the train loss {fmt(tl)}."
+        found.append((ramp(vl / tl, 2.0, 3.0), said))
     return _combine(found, _NEXT["overfitting"])
 
 
@@ -500,48 +392,48 @@ def _combine(found: list[tuple[float, str]], advice: str) -> _Finding:
     return _Finding(max(score for score, _ in found), tuple(e for _, e in found), advice)
 
 
-def _underfitting(c: _Curves) -> _Finding:
+def _underfitting(c: Curves) -> _Finding:
     found: list[tuple[float, str]] = []
     name, values = ("Val loss", c.val) if c.val is not None else ("Train loss", c.train)
-    curve, noise = _chunks(values)
+    curve, noise = chunk_medians(values)
     falling = False
     if len(curve) >= 3:
         rel, share, start = _still_falling(curve, noise)
         falling = rel > 0.05 and share > 0.1
         if falling:
-            said = f"{name} was still falling at the end: {_fmt(start)} -> {_fmt(curve[-1])}."
-            found.append((0.5 + 0.5 * _ramp(rel, 0.05, 0.15), said))
-    acc, ta, va = c.final_acc(), _last(c.train_acc), _last(c.val_acc)
+            said = f"{name} was still falling at the end: {fmt(start)} -> {fmt(curve[-1])}."
+            found.append((0.5 + 0.5 * ramp(rel, 0.05, 0.15), said))
+    acc, ta, va = c.final_acc(), last_finite(c.train_acc), last_finite(c.val_acc)
     close = ta is None or va is None or abs(ta - va) < 0.1
     if acc is not None and close and acc[1] < 0.9:
-        said = f"{acc[0].capitalize()} levels off at {_fmt(acc[1])}, with train and val close."
-        found.append((_ramp(-acc[1], -0.9, -0.85), said))
+        said = f"{acc[0].capitalize()} levels off at {fmt(acc[1])}, with train and val close."
+        found.append((ramp(-acc[1], -0.9, -0.85), said))
     t = c.smooth
     if acc is None and len(t) >= 2 and 0.03 <= c.fall < 0.3:
-        found.append((0.5, f"Train loss only fell from {_fmt(t[0])} to {_fmt(t[-1])}."))
+        found.append((0.5, f"Train loss only fell from {fmt(t[0])} to {fmt(t[-1])}."))
     advice = _NEXT["still_falling" if falling else "underfitting"].format(x=c.log.x_name)
     return _combine(found, advice)
 
 
-def _healthy(c: _Curves) -> _Finding:
+def _healthy(c: Curves) -> _Finding:
     t, acc = c.smooth, c.final_acc()
     if not len(t):
         return _NONE
     fall = (t[0] - t[-1]) / abs(t[0]) if len(t) >= 2 and t[0] else 0.0
-    score = _ramp(fall, 0.3, 0.6) if len(t) >= 2 else 0.3
-    score *= _ramp(acc[1], 0.8, 0.9) if acc is not None else (1.0 if len(t) >= 2 else 0.0)
-    sentence = f"Train loss is {_fmt(t[-1])}"
+    score = ramp(fall, 0.3, 0.6) if len(t) >= 2 else 0.3
+    score *= ramp(acc[1], 0.8, 0.9) if acc is not None else (1.0 if len(t) >= 2 else 0.0)
+    sentence = f"Train loss is {fmt(t[-1])}"
     if len(t) >= 2:
-        sentence = f"Train loss fell {_fmt(t[0])} -> {_fmt(t[-1])}"
-    v = _chunks(c.val)[0] if c.val is not None else np.array([])
+        sentence = f"Train loss fell {fmt(t[0])} -> {fmt(t[-1])}"
+    v = chunk_medians(c.val)[0] if c.val is not None else np.array([])
     if len(v) >= 2:
-        sentence += f" and val loss followed, {_fmt(v[0])} -> {_fmt(v[-1])}"
+        sentence += f" and val loss followed, {fmt(v[0])} -> {fmt(v[-1])}"
     if acc is not None:
-        sentence += f"; {acc[0]} ends at {_fmt(acc[1])}"
+        sentence += f"; {acc[0]} ends at {fmt(acc[1])}"
     return _Finding(score, (sentence + ".",), _NEXT["healthy"])
 
 
-_RULES: dict[str, Callable[[_Curves], _Finding]] = {
+_RULES: dict[str, Callable[[Curves], _Finding]] = {
     "crashed": _crashed, "impossible_loss": _impossible_loss, "diverged": _diverged,
     "collapsed": _collapsed, "not_learning": _not_learning, "loss_floor": _loss_floor,
     "unstable": _unstable, "overfitting": _overfitting, "underfitting": _underfitting,
@@ -549,7 +441,7 @@ _RULES: dict[str, Callable[[_Curves], _Finding]] = {
 }  # fmt: skip
 
 
-def _notes(c: _Curves) -> tuple[list[str], list[str]]:
+def _notes(c: Curves) -> tuple[list[str], list[str]]:
     """Sentences worth adding whatever the label, (before, after) its evidence: too little
     data to judge, a validation that may be running on the training data."""
     before, after = [], []
@@ -572,9 +464,9 @@ def diagnose(log: TrainingLog) -> Diagnosis:
     Never raises on any TrainingLog: missing columns, NaN, one-row logs all get a reading.
     """
     with np.errstate(all="ignore"):  # overflow to infinity is handled as data, not an error
-        c = _Curves(log)
+        c = Curves(log)
         findings = {label: _RULES[label](c) for label in PRIORITY}
-    scores = {k: _clip(f.score) for k, f in findings.items()}
+    scores = {k: clip(f.score) for k, f in findings.items()}
     # Healthy means nothing else is wrong: it can score no higher than the worst problem allows.
     scores["healthy"] = min(scores["healthy"], 1 - max(scores[k] for k in PRIORITY[:-1]))
     fired = [label for label in PRIORITY if scores[label] >= FIRES]

@@ -1,0 +1,128 @@
+"""Measures the Curve Doctor reads off a training log: cleaned columns, noise-aware curve
+points, soft thresholds, and numbers formatted for evidence sentences."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from engine.training_log import TrainingLog
+
+# Up to LONG rows (an epoch log) are judged as logged; longer ones (a per-step log) are first
+# reduced to MAX_POINTS chunk medians so batch noise cannot pass for shape.
+LONG = 60
+MAX_POINTS = 30
+DEAD_GRAD = 1e-6  # a gradient norm this small moves no weight at any sane learning rate
+
+
+def fmt(value: float) -> str:
+    """2-3 significant digits; NaN and infinity as words so no sentence shows a raw 'nan'."""
+    if math.isnan(value):
+        return "NaN"
+    if math.isinf(value):
+        return "infinity" if value > 0 else "minus infinity"
+    return f"{value:.3g}"
+
+
+def ramp(value: float, low: float, high: float) -> float:
+    """0 at or below `low`, 1 at or above `high`, linear between: a soft threshold."""
+    if not math.isfinite(value):
+        return 1.0 if value > 0 else 0.0
+    return min(1.0, max(0.0, (value - low) / (high - low)))
+
+
+def clip(score: float) -> float:
+    """A score rounded to 2 decimals in [0, 1]; NaN counts as no evidence."""
+    score = float(score)
+    return round(min(1.0, max(0.0, score)), 2) if math.isfinite(score) else 0.0
+
+
+def as_array(values: object) -> np.ndarray | None:
+    """A 1-D float array, or None for a missing column or one with no finite value."""
+    if values is None:
+        return None
+    try:
+        array = np.asarray(values, dtype=float).ravel()
+    except (TypeError, ValueError):
+        return None
+    return array if np.isfinite(array).any() else None
+
+
+def last_finite(values: np.ndarray | None) -> float | None:
+    """The last finite value of a column, or None."""
+    finite = np.array([]) if values is None else values[np.isfinite(values)]
+    return float(finite[-1]) if finite.size else None
+
+
+def chunk_medians(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(points, their noise): the finite values with zero noise, or for a long curve up to
+    MAX_POINTS chunk medians with their standard errors, so a 500-step log is judged like a
+    20-epoch one and batch-to-batch noise cannot pass for shape."""
+    finite = values[np.isfinite(values)]
+    if len(finite) <= LONG:
+        return finite, np.zeros(len(finite))
+    chunks = np.array_split(finite, min(MAX_POINTS, len(finite) // 5))
+    medians = np.array([np.median(chunk) for chunk in chunks])
+    # Batch noise grows with the loss: pool the chunks' relative spread (1.4826 * MAD), then
+    # turn it into each median's standard error (1.2533 / sqrt(n)).
+    mad = np.array([np.median(np.abs(chunk - m)) for chunk, m in zip(chunks, medians, strict=True)])
+    relative = np.median(mad / np.maximum(np.abs(medians), 1e-12))
+    sizes = np.array([len(chunk) for chunk in chunks])
+    return medians, 1.8581 * relative * np.abs(medians) / np.sqrt(sizes)
+
+
+class Curves:
+    """The log's columns as float arrays (missing or all-NaN: None), plus shared numbers."""
+
+    def __init__(self, log: TrainingLog) -> None:
+        self.log = log
+        self.step = as_array(log.step_loss)
+        try:  # NaN and infinity stay in the train loss: divergence is data
+            self.train = np.asarray(log.train_loss, dtype=float).ravel()
+        except (TypeError, ValueError):
+            self.train = np.array([])
+        if not self.train.size and self.step is not None:
+            self.train = self.step  # a run that died in its first epoch has only step losses
+        self.val, self.grad = as_array(log.val_loss), as_array(log.grad_norm)
+        self.train_acc, self.val_acc = as_array(log.train_acc), as_array(log.val_acc)
+        self.first_grad = as_array(log.first_layer_grad_norm)
+        k = log.n_classes
+        self.k = k if isinstance(k, int) and k >= 2 else None
+        self.ln_k = math.log(self.k) if self.k else math.nan
+        share = log.top_class_share
+        finite = isinstance(share, (int, float)) and math.isfinite(share)
+        self.top_share = float(share) if finite else None
+        self.smooth = chunk_medians(self.train)[0]
+        t = self.smooth  # relative fall from the first to the best train loss; 1.0 if unknown
+        self.fall = float((t[0] - t.min()) / abs(t[0])) if len(t) >= 2 and t[0] else 1.0
+        g = self.first_grad
+        self.dead_layer = g is not None and bool(np.all(np.abs(g[np.isfinite(g)]) < DEAD_GRAD))
+        self.classification = bool(self.k) or self.train_acc is not None or self.val_acc is not None
+
+    def final_acc(self) -> tuple[str, float] | None:
+        """The last accuracy, val preferred: it is what the learner will be judged on."""
+        for name, values in (("val acc", self.val_acc), ("train acc", self.train_acc)):
+            value = last_finite(values)
+            if value is not None:
+                return name, value
+        return None
+
+    def at(self, index: int) -> str:
+        """'epoch 3' for a row of the train curve, using the log's own x values."""
+        x = self.log.x
+        if len(x) == len(self.log.train_loss) and 0 <= index < len(x):
+            try:
+                value = float(x[index])
+            except (TypeError, ValueError):
+                value = math.nan
+            if math.isfinite(value):
+                shown = str(int(value)) if value.is_integer() and abs(value) < 1e12 else fmt(value)
+                return f"{self.log.x_name} {shown}"
+        return f"row {index + 1}"
+
+    def chance(self, loss: float) -> str:
+        """', which is ln 10: chance level for 10 classes' when the loss sits at ln K."""
+        if self.k and abs(loss - self.ln_k) <= 0.1 * self.ln_k:
+            return f", which is ln {self.k} = {self.ln_k:.2f}: chance level for {self.k} classes"
+        return ""
