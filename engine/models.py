@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import OrderedDict
 
 import torch
@@ -68,9 +69,7 @@ def build_model(config: RunConfig, input_shape: tuple[int, ...], n_classes: int)
     variant with the same architecture identical starting weights.
     """
     torch.manual_seed(config.seed)
-    in_features = 1
-    for size in input_shape:
-        in_features *= size
+    in_features = math.prod(input_shape)
     if config.model == "linear":
         model: nn.Module = linear_regression(in_features)
     elif config.model == "cnn":

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from engine.config import RunConfig
-from engine.device import limit_threads, pick_device
-from engine.loop import build_parts, make_optimizer
+from engine.loop import start
 
 
 @dataclass(frozen=True)
@@ -36,17 +35,15 @@ def overfit_one_batch(config: RunConfig, batch_size: int = 32, steps: int = 200,
     would fail in real training. Learned means the final loss fell below
     target_fraction of the first loss (and below 0.1 in absolute terms).
     """
-    limit_threads(config.threads)
-    device = pick_device(config.device)
-    parts = build_parts(config)
-    parts.model.to(device)
-    inputs = parts.data.train.inputs[:batch_size].to(device)
-    targets = parts.data.train.targets[:batch_size].to(device)
+    state = start(config)  # the run's own parts, optimizer and clipping, bug included
+    parts = state.parts
+    inputs = parts.data.train.inputs[:batch_size]
+    targets = parts.data.train.targets[:batch_size]
     losses: list[float] = []
     try:
-        optimizer = make_optimizer(config, parts.model, device)
         for _ in range(steps):
-            loss = parts.train_step(parts.model, inputs, targets, parts.loss_fn, optimizer)
+            loss = parts.train_step(parts.model, inputs, targets, parts.loss_fn,
+                                    state.optimizer)
             losses.append(loss.item())
             if not torch.isfinite(loss):
                 break

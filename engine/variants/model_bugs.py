@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 
 import torch
@@ -36,10 +37,8 @@ def keep_layers_in_a_list(parts: TrainingParts) -> TrainingParts:
     """Rebuild the model with the same seed, so its starting weights match the baseline's."""
     config, data = parts.config, parts.data
     torch.manual_seed(config.seed)
-    in_features = 1
-    for size in data.input_shape:
-        in_features *= size
-    model = UnregisteredMLP(in_features, config.hidden, data.n_classes, config.activation)
+    model = UnregisteredMLP(math.prod(data.input_shape), config.hidden, data.n_classes,
+                            config.activation)
     return replace(parts, model=model)
 
 
