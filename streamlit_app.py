@@ -23,13 +23,19 @@ sections: dict[str, list[st.Page]] = {
 for module, heading in MODULES.items():
     sections[heading.split(" · ")[0]] = [
         lesson_page(lesson.id, lesson.title, lesson.url_path)
-        for lesson in CURRICULUM if lesson.module == module]
+        for lesson in CURRICULUM
+        if lesson.module == module
+    ]
 sections["Labs"] = [
     st.Page("app_pages/failure_lab.py", title="Failure Lab", icon="🧪", url_path="failure-lab"),
     st.Page("app_pages/curve_doctor.py", title="Curve Doctor", icon="🩺", url_path="curve-doctor"),
     st.Page("app_pages/bug_hunt.py", title="Bug Hunt", icon="🔎", url_path="bug-hunt"),
-    st.Page("app_pages/overfit_one_batch.py", title="Overfit one batch", icon="🎯",
-            url_path="overfit-one-batch"),
+    st.Page(
+        "app_pages/overfit_one_batch.py",
+        title="Overfit one batch",
+        icon="🎯",
+        url_path="overfit-one-batch",
+    ),
     st.Page("app_pages/playground.py", title="Playground", icon="🛝", url_path="playground"),
 ]
 navigation = st.navigation(sections)

@@ -10,14 +10,28 @@ from ui.live import draw_charts, n_classes_of, train_side_by_side
 from ui.results import curves, diagnosis_of, show_bug, show_diagnosis
 
 # Bugs whose curves give them away; the invisible ones (memory, leaky val) need other tools.
-HUNTABLE = ("lr_too_high", "lr_too_low", "no_shuffle", "swapped_loss_args_one_hot",
-            "tiny_subset", "no_zero_grad", "softmax_before_ce", "labels_misaligned", "no_step",
-            "zero_init", "vanishing_gradients", "unregistered_layers", "exploding_gradients")
+HUNTABLE = (
+    "lr_too_high",
+    "lr_too_low",
+    "no_shuffle",
+    "swapped_loss_args_one_hot",
+    "tiny_subset",
+    "no_zero_grad",
+    "softmax_before_ce",
+    "labels_misaligned",
+    "no_step",
+    "zero_init",
+    "vanishing_gradients",
+    "unregistered_layers",
+    "exploding_gradients",
+)
 KEY = "hunt"
 
 st.title("Bug Hunt")
-st.markdown("A bug is hidden in the **mystery** run. Read its curves against the healthy "
-            "baseline, then name the bug.")
+st.markdown(
+    "A bug is hidden in the **mystery** run. Read its curves against the healthy "
+    "baseline, then name the bug."
+)
 state = st.session_state
 state.setdefault("hunt_score", {"right": 0, "tried": 0})
 score = state["hunt_score"]
@@ -45,9 +59,15 @@ if "hunt_results" not in state:
     state["hunt_results"] = results
 results = state["hunt_results"]
 draw_charts(curves(results), n_classes_of(baseline), KEY)
-guess = st.selectbox("Which bug is it?", sorted(HUNTABLE, key=lambda v: get_variant(v).title),
-                     index=None, format_func=lambda v: get_variant(v).title, key="hunt_guess",
-                     placeholder="Choose the bug you see", disabled="hunt_answered" in state)
+guess = st.selectbox(
+    "Which bug is it?",
+    sorted(HUNTABLE, key=lambda v: get_variant(v).title),
+    index=None,
+    format_func=lambda v: get_variant(v).title,
+    key="hunt_guess",
+    placeholder="Choose the bug you see",
+    disabled="hunt_answered" in state,
+)
 if guess and "hunt_answered" not in state and st.button("Check my answer", type="primary"):
     state["hunt_answered"] = guess
     score["tried"] += 1
@@ -58,9 +78,12 @@ if "hunt_answered" in state:
     if state["hunt_answered"] == secret:
         st.success(f"Right: **{answer.title}**.")
     else:
-        st.error(f"Not this time: it was **{answer.title}** "
-                 f"(you said {get_variant(state['hunt_answered']).title}).")
+        st.error(
+            f"Not this time: it was **{answer.title}** "
+            f"(you said {get_variant(state['hunt_answered']).title})."
+        )
     show_diagnosis("mystery", results["mystery"], diagnosis_of(results["mystery"]))
     show_bug(secret, baseline)
-    st.caption(f"{len(all_variants())} bugs in the full catalogue; try them all in the "
-               "Failure Lab.")
+    st.caption(
+        f"{len(all_variants())} bugs in the full catalogue; try them all in the Failure Lab."
+    )

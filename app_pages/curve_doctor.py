@@ -12,24 +12,33 @@ from engine.training_log import (
 from ui.log_chart import log_charts
 
 st.title("Curve Doctor")
-st.markdown("Paste a training log or upload a CSV (columns such as `epoch` or `step`, "
-            "`train_loss`, `val_loss`, `train_acc`, `val_acc`; only a train loss is "
-            "required). Logs from Keras, Lightning or your own loop all work.")
-source = st.radio("Log source", ["Paste text", "Upload a CSV file"], horizontal=True,
-                  key="doctor_source")
-classes = st.number_input("Number of classes K (optional, for the ln K chance line)",
-                          min_value=0, max_value=100_000, value=0, step=1, key="doctor_k")
+st.markdown(
+    "Paste a training log or upload a CSV (columns such as `epoch` or `step`, "
+    "`train_loss`, `val_loss`, `train_acc`, `val_acc`; only a train loss is "
+    "required). Logs from Keras, Lightning or your own loop all work."
+)
+source = st.radio(
+    "Log source", ["Paste text", "Upload a CSV file"], horizontal=True, key="doctor_source"
+)
+classes = st.number_input(
+    "Number of classes K (optional, for the ln K chance line)",
+    min_value=0,
+    max_value=100_000,
+    value=0,
+    step=1,
+    key="doctor_k",
+)
 n_classes = int(classes) if classes and classes >= 2 else None
 log = None
 try:
     if source == "Paste text":
-        text = st.text_area("Training log", value=EXAMPLE_LOG_CSV, height=200,
-                            key="doctor_text")
+        text = st.text_area("Training log", value=EXAMPLE_LOG_CSV, height=200, key="doctor_text")
         if text.strip():
             log = parse_training_log(text, n_classes=n_classes)
     else:
-        upload = st.file_uploader("CSV training log", type=["csv", "tsv", "txt"],
-                                  key="doctor_upload")
+        upload = st.file_uploader(
+            "CSV training log", type=["csv", "tsv", "txt"], key="doctor_upload"
+        )
         if upload is not None:
             log = read_training_log(upload, n_classes=n_classes)
 except LogFormatError as error:
@@ -47,5 +56,7 @@ if log is not None:
         st.markdown(f"- {sentence}")
     st.markdown(f"**Next experiment:** {diagnosis.next_experiment}")
     if diagnosis.alternatives:
-        st.caption("Also considered: " + ", ".join(
-            f"{name} ({score:.1f})" for name, score in diagnosis.alternatives[:4]))
+        st.caption(
+            "Also considered: "
+            + ", ".join(f"{name} ({score:.1f})" for name, score in diagnosis.alternatives[:4])
+        )

@@ -9,8 +9,10 @@ from ui.settings import apply_share_link, baseline_widgets, page_url, share_quer
 KEY = "lab"
 
 st.title("Failure Lab")
-st.markdown("Pick a healthy baseline and one or more bugs. Both train on the **same seed, "
-            "data and starting weights**, so every difference you see comes from the bug.")
+st.markdown(
+    "Pick a healthy baseline and one or more bugs. Both train on the **same seed, "
+    "data and starting weights**, so every difference you see comes from the bug."
+)
 notices, autorun = apply_share_link(KEY)
 for notice in notices:
     st.warning(notice)

@@ -8,23 +8,30 @@ st.title("Training Loop Lab")
 st.markdown(
     "Learn how neural networks are trained by **watching the training loop work, and "
     "then watching it break**. Every curve here comes from a real PyTorch run on real data "
-    "(1,797 handwritten digits, built in, no download), trained in seconds on a CPU.")
-st.code("""for inputs, targets in loader:
+    "(1,797 handwritten digits, built in, no download), trained in seconds on a CPU."
+)
+st.code(
+    """for inputs, targets in loader:
     optimizer.zero_grad()             # forget the last batch's gradients
     outputs = model(inputs)           # 1. forward
     loss = loss_fn(outputs, targets)  # 2. loss
     loss.backward()                   # 3. backward
-    optimizer.step()                  # 4. step""", language="python")
+    optimizer.step()                  # 4. step""",
+    language="python",
+)
 left, right = st.columns(2)
 with left:
     st.subheader("Start here")
-    st.page_link("app_pages/failure_lab.py", label="Failure Lab: healthy vs broken, side by side",
-                 icon="🧪")
-    st.page_link("app_pages/curve_doctor.py", label="Curve Doctor: diagnose your own log",
-                 icon="🩺")
+    st.page_link(
+        "app_pages/failure_lab.py", label="Failure Lab: healthy vs broken, side by side", icon="🧪"
+    )
+    st.page_link(
+        "app_pages/curve_doctor.py", label="Curve Doctor: diagnose your own log", icon="🩺"
+    )
     st.page_link("app_pages/bug_hunt.py", label="Bug Hunt: name the hidden bug", icon="🔎")
-    st.page_link("app_pages/overfit_one_batch.py", label="Overfit one batch: can it learn at all?",
-                 icon="🎯")
+    st.page_link(
+        "app_pages/overfit_one_batch.py", label="Overfit one batch: can it learn at all?", icon="🎯"
+    )
     st.page_link("app_pages/playground.py", label="Playground: one run, every option", icon="🛝")
 with right:
     st.subheader(f"{len(all_variants())} bugs to break the loop with")

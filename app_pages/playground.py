@@ -19,14 +19,17 @@ from ui.settings import MAX_EPOCHS, available_datasets, variant_label
 KEY = "play"
 
 st.title("Playground")
-st.markdown("Every option of the engine for one run. Settings are bounded so that no run "
-            "takes more than a minute on a shared server.")
+st.markdown(
+    "Every option of the engine for one run. Settings are bounded so that no run "
+    "takes more than a minute on a shared server."
+)
 with st.form("play_form", border=True):
     columns = st.columns(4)
     dataset = columns[0].selectbox("Dataset", available_datasets())
     model = columns[1].selectbox("Model", [m for m in MODELS if m != "linear"])
-    hidden = columns[2].text_input("Hidden widths (MLP)", "128,64",
-                                   help="Comma-separated, up to 16 layers of 1-1024 units")
+    hidden = columns[2].text_input(
+        "Hidden widths (MLP)", "128,64", help="Comma-separated, up to 16 layers of 1-1024 units"
+    )
     activation = columns[3].selectbox("Activation", ACTIVATIONS)
     columns = st.columns(4)
     optimizer = columns[0].selectbox("Optimizer", OPTIMIZERS)
@@ -48,27 +51,51 @@ with st.form("play_form", border=True):
     shuffle = columns[1].checkbox("Shuffle", value=True)
     class_sorted = columns[2].checkbox("Class-sorted order")
     normalize = columns[3].checkbox("Standardise inputs", value=True)
-    label_noise = st.slider("Label noise (fraction of training labels randomised)", 0.0, 1.0,
-                            0.0, step=0.05)
-    bug = st.selectbox("Bug (optional)", [None, *all_variants()],
-                       format_func=lambda v: "None" if v is None else variant_label(v))
+    label_noise = st.slider(
+        "Label noise (fraction of training labels randomised)", 0.0, 1.0, 0.0, step=0.05
+    )
+    bug = st.selectbox(
+        "Bug (optional)",
+        [None, *all_variants()],
+        format_func=lambda v: "None" if v is None else variant_label(v),
+    )
     submitted = st.form_submit_button("Train", type="primary", icon=":material/play_arrow:")
 
 if submitted:
     try:
         widths = tuple(int(w) for w in hidden.split(",") if w.strip())
         base = default_config(
-            dataset, model=model, hidden=widths, activation=activation, optimizer=optimizer,
-            lr=float(lr), momentum=float(momentum), weight_decay=float(weight_decay),
-            schedule=schedule, init=init, dropout=float(dropout),
-            grad_clip=float(clip) or None, batch_size=int(batch),
-            epochs=min(int(epochs), MAX_EPOCHS[dataset]), seed=int(seed),
-            subset=int(subset) or None, batch_norm=batch_norm, shuffle=shuffle,
-            class_sorted=class_sorted, normalize=normalize, label_noise=float(label_noise))
+            dataset,
+            model=model,
+            hidden=widths,
+            activation=activation,
+            optimizer=optimizer,
+            lr=float(lr),
+            momentum=float(momentum),
+            weight_decay=float(weight_decay),
+            schedule=schedule,
+            init=init,
+            dropout=float(dropout),
+            grad_clip=float(clip) or None,
+            batch_size=int(batch),
+            epochs=min(int(epochs), MAX_EPOCHS[dataset]),
+            seed=int(seed),
+            subset=int(subset) or None,
+            batch_norm=batch_norm,
+            shuffle=shuffle,
+            class_sorted=class_sorted,
+            normalize=normalize,
+            label_noise=float(label_noise),
+        )
         config = apply_variant(base, bug) if bug else base
     except ValueError as error:  # ConfigError, or widths that are not integers
-        message = str(error) if isinstance(error, ConfigError) else (
-            f"Hidden widths must be whole numbers separated by commas, e.g. 128,64 ({error}).")
+        message = (
+            str(error)
+            if isinstance(error, ConfigError)
+            else (
+                f"Hidden widths must be whole numbers separated by commas, e.g. 128,64 ({error})."
+            )
+        )
         st.error(message)
     else:
         st.session_state["play_pending"] = (base, config)

@@ -22,8 +22,15 @@ from pathlib import Path
 from playwright.sync_api import Page, sync_playwright
 
 ROOT = Path(__file__).resolve().parent.parent
-FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def wait_healthy(base: str, deadline: float) -> None:
@@ -60,14 +67,25 @@ def main() -> None:
     base = f"http://127.0.0.1:{args.port}"
     launched = time.perf_counter()
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port",
-         str(args.port), "--server.address", "127.0.0.1"], cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "streamlit_app.py",
+            "--server.port",
+            str(args.port),
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_healthy(base, launched + 90)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium",
-                                                 args=FLAGS)
+            browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(base)
             rendered(page, "Start here")
@@ -82,19 +100,23 @@ def main() -> None:
     finally:
         server.terminate()
         server.wait(timeout=30)
-    figures = {"cold_start_to_first_page_s": round(cold, 2),
-               "first_click_after_cold_start_s": round(first, 2),
-               "click_to_both_curves_fresh_s": round(fresh, 2),
-               "click_to_both_curves_fresh_tiny_subset_s": round(fresh_again, 2),
-               "click_to_both_curves_cached_s": round(cached, 2)}
+    figures = {
+        "cold_start_to_first_page_s": round(cold, 2),
+        "first_click_after_cold_start_s": round(first, 2),
+        "click_to_both_curves_fresh_s": round(fresh, 2),
+        "click_to_both_curves_fresh_tiny_subset_s": round(fresh_again, 2),
+        "click_to_both_curves_cached_s": round(cached, 2),
+    }
     if args.json:
         print(json.dumps(figures))
         return
     print(f"cold start (streamlit run -> first page rendered): {cold:.2f} s")
     print(f"first click after the cold start (workers still starting): {first:.2f} s")
-    print(f"Failure Lab click -> both curves + diagnoses, untrained comparison "
-          f"(lr_too_high): {fresh:.2f} s; (tiny_subset, 60 epochs): {fresh_again:.2f} s "
-          "  (target < 3 s)")
+    print(
+        f"Failure Lab click -> both curves + diagnoses, untrained comparison "
+        f"(lr_too_high): {fresh:.2f} s; (tiny_subset, 60 epochs): {fresh_again:.2f} s "
+        "  (target < 3 s)"
+    )
     print(f"same comparison again, from the shared cache: {cached:.2f} s")
 
 

@@ -49,12 +49,16 @@ def main() -> None:
     if args.json:
         print(json.dumps(figures))
         return
-    print(f"healthy digits run, 20 epochs, 1 thread: {figures['healthy_train_seconds']:.3f} s "
-          f"training ({figures['healthy_wall_seconds']:.3f} s with evaluation), "
-          f"val acc {figures['healthy_val_acc']:.3f}   (target < 1 s)")
-    print(f"whole catalogue: baseline + {figures['variants']} variants "
-          f"({figures['runs']} runs incl. healthy references): "
-          f"{catalogue_seconds:.1f} s   (target < 30 s)")
+    print(
+        f"healthy digits run, 20 epochs, 1 thread: {figures['healthy_train_seconds']:.3f} s "
+        f"training ({figures['healthy_wall_seconds']:.3f} s with evaluation), "
+        f"val acc {figures['healthy_val_acc']:.3f}   (target < 1 s)"
+    )
+    print(
+        f"whole catalogue: baseline + {figures['variants']} variants "
+        f"({figures['runs']} runs incl. healthy references): "
+        f"{catalogue_seconds:.1f} s   (target < 30 s)"
+    )
     for variant_id, seconds in sorted(per_run.items(), key=lambda kv: -kv[1]):
         print(f"  {variant_id:28} {seconds:6.2f} s")
 

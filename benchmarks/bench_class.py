@@ -35,8 +35,9 @@ READING = b"Curve Doctor's reading"
 async def student(base: str, query: str, timeout: float) -> tuple[float, bool]:
     """One session: ask for the page, wait for the run to finish; (seconds, saw results)."""
     uri = base.replace("http", "ws") + "/_stcore/stream"
-    async with websockets.connect(uri, subprotocols=["streamlit", "load-test"],
-                                  max_size=None) as socket:
+    async with websockets.connect(
+        uri, subprotocols=["streamlit", "load-test"], max_size=None
+    ) as socket:
         request = BackMsg()
         request.rerun_script.query_string = query
         request.rerun_script.page_name = "failure-lab"
@@ -79,10 +80,15 @@ def children_cpu(pid: int) -> float:
 def summary(name: str, waits: list[tuple[float, bool]], cpu: float) -> dict[str, object]:
     times = sorted(t for t, _ in waits)
     p95 = times[min(len(times) - 1, round(0.95 * (len(times) - 1)))]
-    return {"scenario": name, "students": len(times),
-            "all_saw_results": all(ok for _, ok in waits),
-            "median_s": round(statistics.median(times), 2), "p95_s": round(p95, 2),
-            "max_s": round(times[-1], 2), "server_cpu_s": round(cpu, 1)}
+    return {
+        "scenario": name,
+        "students": len(times),
+        "all_saw_results": all(ok for _, ok in waits),
+        "median_s": round(statistics.median(times), 2),
+        "p95_s": round(p95, 2),
+        "max_s": round(times[-1], 2),
+        "server_cpu_s": round(cpu, 1),
+    }
 
 
 def main() -> None:
@@ -94,9 +100,21 @@ def main() -> None:
     args = parser.parse_args()
     base = f"http://127.0.0.1:{args.port}"
     server = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port",
-         str(args.port), "--server.address", "127.0.0.1"], cwd=ROOT,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "streamlit_app.py",
+            "--server.port",
+            str(args.port),
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         for _ in range(300):
             try:
@@ -109,9 +127,12 @@ def main() -> None:
         link = "variant=lr_too_high&variant=tiny_subset&seed=42&run=1"
         results = []
         for name, queries in (
-                ("same link", [link] * args.students),
-                ("different links", [f"variant=no_zero_grad&seed={100 + i}&run=1"
-                                     for i in range(args.distinct)])):
+            ("same link", [link] * args.students),
+            (
+                "different links",
+                [f"variant=no_zero_grad&seed={100 + i}&run=1" for i in range(args.distinct)],
+            ),
+        ):
             before = children_cpu(server.pid)
             waits = asyncio.run(classroom(base, queries, 300))
             results.append(summary(name, waits, children_cpu(server.pid) - before))
@@ -122,9 +143,11 @@ def main() -> None:
         print(json.dumps(results))
         return
     for row in results:
-        print(f"{row['scenario']:>16}: {row['students']} students, median {row['median_s']} s, "
-              f"p95 {row['p95_s']} s, max {row['max_s']} s, all saw both diagnoses: "
-              f"{row['all_saw_results']}, server CPU {row['server_cpu_s']} s")
+        print(
+            f"{row['scenario']:>16}: {row['students']} students, median {row['median_s']} s, "
+            f"p95 {row['p95_s']} s, max {row['max_s']} s, all saw both diagnoses: "
+            f"{row['all_saw_results']}, server CPU {row['server_cpu_s']} s"
+        )
 
 
 if __name__ == "__main__":

@@ -49,8 +49,12 @@ from engine.loop import train
 BATCH_SIZE = 64
 LR = 1e-3
 MNIST_MEAN, MNIST_STD = 0.1307, 0.3081
-IDX_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")
+IDX_FILES = (
+    "train-images-idx3-ubyte",
+    "train-labels-idx1-ubyte",
+    "t10k-images-idx3-ubyte",
+    "t10k-labels-idx1-ubyte",
+)
 MATMUL_SIZE = 2048
 MATMUL_RUNS = 5
 TARGET_SPEEDUP = 10.0
@@ -84,8 +88,10 @@ def make_mlp() -> nn.Sequential:
     """The tutorial MLP, the same shape as the engine's default: 784-128-64-10 with ReLU."""
     return nn.Sequential(
         nn.Flatten(),
-        nn.Linear(784, 128), nn.ReLU(),
-        nn.Linear(128, 64), nn.ReLU(),
+        nn.Linear(784, 128),
+        nn.ReLU(),
+        nn.Linear(128, 64),
+        nn.ReLU(),
         nn.Linear(64, 10),
     )
 
@@ -95,8 +101,13 @@ def count_weights(model: nn.Module) -> int:
     return sum(m.weight.numel() for m in model.modules() if isinstance(m, nn.Linear))
 
 
-def step(model: nn.Module, inputs: Tensor, targets: Tensor, loss_fn: nn.Module,
-         optimizer: torch.optim.Optimizer) -> Tensor:
+def step(
+    model: nn.Module,
+    inputs: Tensor,
+    targets: Tensor,
+    loss_fn: nn.Module,
+    optimizer: torch.optim.Optimizer,
+) -> Tensor:
     """The standard zero_grad / forward / loss / backward / step."""
     optimizer.zero_grad()
     loss = loss_fn(model(inputs), targets)
@@ -129,10 +140,12 @@ def tutorial_epoch(root: Path, n_examples: int) -> float:
     from torch.utils.data import DataLoader, Subset
     from torchvision import datasets, transforms
 
-    transform = transforms.Compose([
-        transforms.ToTensor(),
-        transforms.Normalize((MNIST_MEAN,), (MNIST_STD,)),
-    ])
+    transform = transforms.Compose(
+        [
+            transforms.ToTensor(),
+            transforms.Normalize((MNIST_MEAN,), (MNIST_STD,)),
+        ]
+    )
     dataset = datasets.MNIST(str(root), train=True, download=False, transform=transform)
     loader = DataLoader(Subset(dataset, range(n_examples)), batch_size=BATCH_SIZE, shuffle=True)
     model = make_mlp()
@@ -199,10 +212,17 @@ def measure(root: Path, data: str, args: argparse.Namespace) -> dict[str, object
     flops = 6 * n_train * count_weights(make_mlp())
     limit = flops / (gflops * 1e9)
     return {
-        "data": data, "threads": args.threads, "examples": n_train, "epoch_gflop": flops / 1e9,
-        "tutorial_s": tutorial, "engine_s": engine, "math_only_s": math_only,
-        "arithmetic_limit_s": limit, "matmul_gflops": gflops,
-        "speedup_vs_tutorial": tutorial / engine, "engine_over_math_only": engine / math_only,
+        "data": data,
+        "threads": args.threads,
+        "examples": n_train,
+        "epoch_gflop": flops / 1e9,
+        "tutorial_s": tutorial,
+        "engine_s": engine,
+        "math_only_s": math_only,
+        "arithmetic_limit_s": limit,
+        "matmul_gflops": gflops,
+        "speedup_vs_tutorial": tutorial / engine,
+        "engine_over_math_only": engine / math_only,
         "engine_over_arithmetic": engine / limit,
     }
 
@@ -242,13 +262,25 @@ def report(figures: dict[str, object], args: argparse.Namespace) -> str:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data-dir", type=Path, default=Path("data"),
-                        help="folder holding MNIST/raw (default: data)")
+    parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=Path("data"),
+        help="folder holding MNIST/raw (default: data)",
+    )
     parser.add_argument("--threads", type=int, default=1, help="torch threads for all runs")
-    parser.add_argument("--repeats", type=int, default=3,
-                        help="epochs timed for the engine and math-only (median reported)")
-    parser.add_argument("--tutorial-repeats", type=int, default=1,
-                        help="epochs timed for the tutorial loop (median reported)")
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=3,
+        help="epochs timed for the engine and math-only (median reported)",
+    )
+    parser.add_argument(
+        "--tutorial-repeats",
+        type=int,
+        default=1,
+        help="epochs timed for the tutorial loop (median reported)",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as one JSON object")
     args = parser.parse_args(argv)
     if min(args.threads, args.repeats, args.tutorial_repeats) < 1:

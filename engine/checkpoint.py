@@ -68,7 +68,8 @@ def load(path: str | Path) -> dict[str, Any]:
     except Exception as error:  # pickle, zip and torch errors all mean "not a checkpoint"
         raise CheckpointError(
             f"{path} is not a readable checkpoint ({type(error).__name__}); expected a file "
-            "written by `python -m engine run --checkpoint PATH`") from None
+            "written by `python -m engine run --checkpoint PATH`"
+        ) from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"{path} is not a Training Loop Lab checkpoint ({FORMAT})")
     return payload
@@ -80,7 +81,8 @@ def restore(state: LoopState, path: str | Path) -> None:
     saved = RunConfig.from_dict(payload["config"])
     current = state.parts.config
     different = sorted(
-        f.name for f in dataclasses.fields(RunConfig)
+        f.name
+        for f in dataclasses.fields(RunConfig)
         if f.name not in RESUMABLE_CHANGES and getattr(saved, f.name) != getattr(current, f.name)
     )
     if different:
@@ -88,10 +90,13 @@ def restore(state: LoopState, path: str | Path) -> None:
         raise CheckpointError(
             f"checkpoint {path} was trained with {name}={getattr(saved, name)!r} but this run "
             f"has {name}={getattr(current, name)!r}; only {sorted(RESUMABLE_CHANGES)} may "
-            f"change on resume (differing: {', '.join(different)})")
+            f"change on resume (differing: {', '.join(different)})"
+        )
     if payload["epoch"] > current.epochs:
-        raise CheckpointError(f"checkpoint is at epoch {payload['epoch']}, past this run's "
-                              f"epochs={current.epochs}; ask for more epochs to continue")
+        raise CheckpointError(
+            f"checkpoint is at epoch {payload['epoch']}, past this run's "
+            f"epochs={current.epochs}; ask for more epochs to continue"
+        )
     try:
         state.parts.model.load_state_dict(payload["model"])
         state.optimizer.load_state_dict(payload["optimizer"])

@@ -33,7 +33,8 @@ def _hidden(text: str) -> tuple[int, ...]:
         return tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
         raise argparse.ArgumentTypeError(
-            f"expected comma-separated layer widths such as 128,64, got {text!r}") from None
+            f"expected comma-separated layer widths such as 128,64, got {text!r}"
+        ) from None
 
 
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
@@ -104,11 +105,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         args = build_parser().parse_args(argv)
-        handler = {"run": _run, "variants": _variants, "compare": _compare,
-                   "diagnose": _diagnose, "export": _export, "download": _download}
+        handler = {
+            "run": _run,
+            "variants": _variants,
+            "compare": _compare,
+            "diagnose": _diagnose,
+            "export": _export,
+            "download": _download,
+        }
         return handler[args.command](args)
-    except (UsageError, ConfigError, DataUnavailableError, CheckpointError, LogFormatError,
-            ExportError, UnknownVariantError, ValueError) as error:
+    except (
+        UsageError,
+        ConfigError,
+        DataUnavailableError,
+        CheckpointError,
+        LogFormatError,
+        ExportError,
+        UnknownVariantError,
+        ValueError,
+    ) as error:
         print(f"error: {error}".splitlines()[0], file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -130,8 +145,12 @@ class Progress:
         bar = "#" * int(24 * done)
         elapsed = time.perf_counter() - self.start
         eta = elapsed / done - elapsed if done else 0.0
-        print(f"\r{self.label:>26} [{bar:<24}] epoch {record.epoch}/{self.total} "
-              f"loss {record.train_loss:.3g}  eta {eta:4.1f}s", end="", file=sys.stderr)
+        print(
+            f"\r{self.label:>26} [{bar:<24}] epoch {record.epoch}/{self.total} "
+            f"loss {record.train_loss:.3g}  eta {eta:4.1f}s",
+            end="",
+            file=sys.stderr,
+        )
         if record.epoch == self.total:
             print(file=sys.stderr)
 
@@ -145,8 +164,13 @@ def _run(args: argparse.Namespace) -> int:
     if args.variant:
         config = apply_variant(config, args.variant)
     progress = Progress(config.variant or "baseline", config.epochs, sys.stderr.isatty())
-    result = train(config, data_dir=args.data_dir, on_event=progress,
-                   resume_from=args.resume, checkpoint_to=args.checkpoint)
+    result = train(
+        config,
+        data_dir=args.data_dir,
+        on_event=progress,
+        resume_from=args.resume,
+        checkpoint_to=args.checkpoint,
+    )
     diagnosis = diagnose_run(result)
     if args.json:
         _print_json(run_json(result, diagnosis))
@@ -160,12 +184,16 @@ def _print_json(payload: object) -> None:
 
 
 def _print_run(result: Any, diagnosis: Any) -> None:
-    print(f"{result.label}: {result.status} in {result.seconds:.2f} s "
-          f"({result.train_seconds:.2f} s training), {result.parameter_count:,} parameters")
+    print(
+        f"{result.label}: {result.status} in {result.seconds:.2f} s "
+        f"({result.train_seconds:.2f} s training), {result.parameter_count:,} parameters"
+    )
     print("epoch  train_loss  train_acc  val_loss  val_acc  seconds")
     for e in result.epochs:
-        print(f"{e.epoch:5d}  {e.train_loss:10.4f}  {_pct(e.train_acc):>9}  {e.val_loss:8.4f}  "
-              f"{_pct(e.val_acc):>7}  {e.seconds:7.3f}")
+        print(
+            f"{e.epoch:5d}  {e.train_loss:10.4f}  {_pct(e.train_acc):>9}  {e.val_loss:8.4f}  "
+            f"{_pct(e.val_acc):>7}  {e.seconds:7.3f}"
+        )
     if result.test:
         print(f"test: loss {result.test['loss']:.4f}  acc {_pct(result.test['acc'])}")
     if result.error:

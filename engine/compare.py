@@ -74,10 +74,14 @@ class Comparison:
         return [*seen.values(), *(pair.result for pair in self.variants)]
 
 
-def compare(baseline: RunConfig, variant_ids: Sequence[str], data_dir: str | Path | None = None,
-            on_event: Callable[[str, Record], None] | None = None,
-            should_stop: Callable[[], bool] | None = None,
-            train_fn: TrainFn = train) -> Comparison:
+def compare(
+    baseline: RunConfig,
+    variant_ids: Sequence[str],
+    data_dir: str | Path | None = None,
+    on_event: Callable[[str, Record], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    train_fn: TrainFn = train,
+) -> Comparison:
     """Train the baseline and each variant with the same seed, split and initial weights.
 
     on_event(run_label, record) streams every step and epoch of every run. train_fn lets
@@ -101,9 +105,9 @@ def compare(baseline: RunConfig, variant_ids: Sequence[str], data_dir: str | Pat
         if reference_config.key() not in results:
             results[reference_config.key()] = run(reference_config)
         result = run(apply_variant(baseline, variant.id))
-        comparison.variants.append(PairedRun(variant.id, result,
-                                             results[reference_config.key()],
-                                             diagnose_run(result)))
+        comparison.variants.append(
+            PairedRun(variant.id, result, results[reference_config.key()], diagnose_run(result))
+        )
     return comparison
 
 
@@ -125,5 +129,7 @@ def comparison_json(comparison: Comparison) -> dict[str, Any]:
         if pair.reference is not comparison.baseline:
             item["healthy_reference"] = run_json(pair.reference, diagnose_run(pair.reference))
         variants.append(item)
-    return {"baseline": run_json(comparison.baseline, comparison.baseline_diagnosis),
-            "variants": variants}
+    return {
+        "baseline": run_json(comparison.baseline, comparison.baseline_diagnosis),
+        "variants": variants,
+    }

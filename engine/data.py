@@ -84,8 +84,9 @@ def load_data(config: RunConfig, data_dir: str | os.PathLike[str] | None = None)
     class-sorted order, one-hot targets) are applied on top.
     Raises DataUnavailableError when a downloadable set is not on disk.
     """
-    bundle = _split_and_standardise(config.dataset, config.seed, _dir_key(data_dir),
-                                    config.normalize)
+    bundle = _split_and_standardise(
+        config.dataset, config.seed, _dir_key(data_dir), config.normalize
+    )
     train = bundle.train
     if config.subset is not None and config.subset < len(train):
         train = Split(train.inputs[: config.subset], train.targets[: config.subset])
@@ -97,10 +98,18 @@ def load_data(config: RunConfig, data_dir: str | os.PathLike[str] | None = None)
     needs_one_hot = config.one_hot_labels or config.loss == "mse"
     if needs_one_hot and bundle.task == "classification":
         train, val, test = (_one_hot(s, bundle.n_classes) for s in (train, bundle.val, bundle.test))
-        return DataBundle(bundle.name, bundle.task, train, val, test, bundle.n_classes,
-                          bundle.input_shape)
-    return DataBundle(bundle.name, bundle.task, train, bundle.val, bundle.test,
-                      bundle.n_classes, bundle.input_shape)
+        return DataBundle(
+            bundle.name, bundle.task, train, val, test, bundle.n_classes, bundle.input_shape
+        )
+    return DataBundle(
+        bundle.name,
+        bundle.task,
+        train,
+        bundle.val,
+        bundle.test,
+        bundle.n_classes,
+        bundle.input_shape,
+    )
 
 
 class BatchDataset(Dataset[tuple[Tensor, Tensor]]):
@@ -119,8 +128,9 @@ class BatchDataset(Dataset[tuple[Tensor, Tensor]]):
         return self.inputs.index_select(0, positions), self.targets.index_select(0, positions)
 
 
-def make_loader(split: Split, batch_size: int, shuffle: bool,
-                generator: torch.Generator | None = None) -> DataLoader:
+def make_loader(
+    split: Split, batch_size: int, shuffle: bool, generator: torch.Generator | None = None
+) -> DataLoader:
     """A DataLoader yielding (inputs, targets) batches; `shuffle` reorders every epoch."""
     dataset = BatchDataset(split)
     order = RandomSampler(dataset, generator=generator) if shuffle else SequentialSampler(dataset)
@@ -132,7 +142,7 @@ def make_loader(split: Split, batch_size: int, shuffle: bool,
 def iterate_in_chunks(split: Split, chunk: int = 8192) -> Iterator[tuple[Tensor, Tensor]]:
     """Walk a split in large slices, for evaluation without gradients."""
     for start in range(0, len(split), chunk):
-        yield split.inputs[start:start + chunk], split.targets[start:start + chunk]
+        yield split.inputs[start : start + chunk], split.targets[start : start + chunk]
 
 
 def _dir_key(data_dir: str | os.PathLike[str] | None) -> str:
@@ -179,16 +189,19 @@ def _split_indices(raw: _Raw, seed: int) -> tuple[Tensor, Tensor, Tensor]:
     generator = torch.Generator().manual_seed(seed)
     n = len(raw.targets)
     has_test = raw.test_inputs is None
-    groups = [torch.arange(n)] if raw.task == "regression" else [
-        torch.nonzero(raw.targets == k).flatten() for k in range(raw.n_classes)]
+    groups = (
+        [torch.arange(n)]
+        if raw.task == "regression"
+        else [torch.nonzero(raw.targets == k).flatten() for k in range(raw.n_classes)]
+    )
     parts: tuple[list[Tensor], list[Tensor], list[Tensor]] = ([], [], [])
     for group in groups:
         group = group[torch.randperm(len(group), generator=generator)]
         n_val = round(len(group) * VAL_FRACTION)
         n_test = round(len(group) * TEST_FRACTION) if has_test else 0
         parts[1].append(group[:n_val])
-        parts[2].append(group[n_val:n_val + n_test])
-        parts[0].append(group[n_val + n_test:])
+        parts[2].append(group[n_val : n_val + n_test])
+        parts[0].append(group[n_val + n_test :])
     train, val, test = (torch.cat(p) for p in parts)
     # Interleave classes so that "the first N examples" is a fair random subset.
     train = train[torch.randperm(len(train), generator=generator)]
@@ -241,9 +254,13 @@ def _load_torchvision(name: str, data_dir: str) -> _Raw:
         ) from None
     # Raw uint8 pixels scaled to 0..1 in one tensor operation, never per-sample PIL.
     return _Raw(
-        train.data.unsqueeze(1).float() / 255.0, train.targets.long(),
-        test.data.unsqueeze(1).float() / 255.0, test.targets.long(),
-        "classification", 10, per_feature_stats=False,
+        train.data.unsqueeze(1).float() / 255.0,
+        train.targets.long(),
+        test.data.unsqueeze(1).float() / 255.0,
+        test.targets.long(),
+        "classification",
+        10,
+        per_feature_stats=False,
     )
 
 

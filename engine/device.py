@@ -22,8 +22,10 @@ def pick_device(preference: str = "auto") -> torch.device:
         "mps": torch.backends.mps.is_available(),
     }
     if not available.get(preference, False):
-        raise ValueError(f"device = {preference!r} is not available on this machine; "
-                         "use 'auto' to pick the best one present")
+        raise ValueError(
+            f"device = {preference!r} is not available on this machine; "
+            "use 'auto' to pick the best one present"
+        )
     return torch.device(preference)
 
 

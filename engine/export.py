@@ -42,9 +42,15 @@ def code_diff(baseline: RunConfig, variant_id: str) -> str:
     variant = get_variant(variant_id)
     healthy = export_script(healthy_reference(baseline.replace(variant=None), variant))
     broken = export_script(baseline, variant_id)
-    return "".join(difflib.unified_diff(
-        healthy.splitlines(keepends=True), broken.splitlines(keepends=True),
-        fromfile="healthy.py", tofile=f"{variant_id}.py", n=2))
+    return "".join(
+        difflib.unified_diff(
+            healthy.splitlines(keepends=True),
+            broken.splitlines(keepends=True),
+            fromfile="healthy.py",
+            tofile=f"{variant_id}.py",
+            n=2,
+        )
+    )
 
 
 def _is_behaviour_bug(variant: Variant) -> bool:
@@ -61,7 +67,7 @@ def replace_block(text: str, healthy: str, broken: str, label: str) -> str:
     out: list[str] = []
     i, found = 0, 0
     while i < len(lines):
-        window = [line.strip() for line in lines[i:i + len(want)]]
+        window = [line.strip() for line in lines[i : i + len(want)]]
         if window == want:
             indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
             out.extend(indent + line for line in new_lines)
@@ -71,8 +77,10 @@ def replace_block(text: str, healthy: str, broken: str, label: str) -> str:
             out.append(lines[i])
             i += 1
     if not found:
-        raise ExportError(f"cannot place the bug {label!r} in this script: its healthy lines "
-                          f"{healthy!r} do not appear (a setting of this run changed them)")
+        raise ExportError(
+            f"cannot place the bug {label!r} in this script: its healthy lines "
+            f"{healthy!r} do not appear (a setting of this run changed them)"
+        )
     return "\n".join(out) + "\n"
 
 
@@ -89,16 +97,20 @@ def mark_bug_lines(healthy: str, broken: str, variant: Variant) -> str:
         for line in new[start:end]:
             changed = tag != "equal" and line.strip() and "# BUG" not in line
             marked.append(f"{line}  # BUG ({variant.id})" if changed else line)
-    header = (f"# Broken variant: {variant.id}: {variant.title}.\n"
-              f"# Symptom: {variant.symptom}\n# Fix: {variant.fix}\n")
+    header = (
+        f"# Broken variant: {variant.id}: {variant.title}.\n"
+        f"# Symptom: {variant.symptom}\n# Fix: {variant.fix}\n"
+    )
     return header + "\n".join(marked) + "\n"
 
 
 def render(config: RunConfig) -> str:
     """The healthy script for a config (any variant field is ignored)."""
     if config.dataset not in EXPORTABLE_DATASETS:
-        raise ExportError(f"export supports the datasets {', '.join(EXPORTABLE_DATASETS)}; "
-                          f"{config.dataset!r} is not one of them yet")
+        raise ExportError(
+            f"export supports the datasets {', '.join(EXPORTABLE_DATASETS)}; "
+            f"{config.dataset!r} is not one of them yet"
+        )
     if config.model == "linear":
         raise ExportError("export supports the mlp and cnn models, not linear regression")
     image_set = config.dataset != "digits"
@@ -107,8 +119,11 @@ def render(config: RunConfig) -> str:
         "seed": config.seed,
         "epochs": config.epochs,
         "batch_size": config.batch_size,
-        "load_raw": _LOAD_DIGITS if not image_set else _LOAD_IMAGES.replace(
-            "$dataset_class", {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}[config.dataset]),
+        "load_raw": _LOAD_DIGITS
+        if not image_set
+        else _LOAD_IMAGES.replace(
+            "$dataset_class", {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}[config.dataset]
+        ),
         "has_test": "False" if image_set else "True",
         "per_feature": "False" if image_set else "True",
         "prepare_train": _prepare_train(config),
@@ -118,8 +133,11 @@ def render(config: RunConfig) -> str:
         "init": _init(config.init),
         "loss_fn": "nn.MSELoss()" if config.loss == "mse" else "nn.CrossEntropyLoss()",
         "optimizer": _optimizer(config),
-        "clip": (f"\n    torch.nn.utils.clip_grad_norm_(model.parameters(), {config.grad_clip!r})"
-                 if config.grad_clip is not None else ""),
+        "clip": (
+            f"\n    torch.nn.utils.clip_grad_norm_(model.parameters(), {config.grad_clip!r})"
+            if config.grad_clip is not None
+            else ""
+        ),
         "scheduler": _scheduler(config),
         "make_scheduler": _MAKE_SCHEDULER if config.schedule != "constant" else "",
         "scheduler_step": "\n            scheduler.step()" if config.schedule != "constant" else "",
@@ -141,23 +159,28 @@ def _prepare_train(config: RunConfig) -> str:
             "y_train = torch.where(flip, random_labels, y_train)",
         ]
     if config.class_sorted:
-        lines += ["order = torch.sort(y_train, stable=True).indices  # stored sorted by class",
-                  "x_train, y_train = x_train[order], y_train[order]"]
+        lines += [
+            "order = torch.sort(y_train, stable=True).indices  # stored sorted by class",
+            "x_train, y_train = x_train[order], y_train[order]",
+        ]
     return "\n    ".join(lines) if lines else "pass  # the whole training split, as split"
 
 
 def _one_hot(config: RunConfig) -> str:
     if not (config.one_hot_labels or config.loss == "mse"):
         return ""
-    return ("\n    y_train, y_val, y_test = (nn.functional.one_hot(y, n_classes).float()"
-            "\n                              for y in (y_train, y_val, y_test))")
+    return (
+        "\n    y_train, y_val, y_test = (nn.functional.one_hot(y, n_classes).float()"
+        "\n                              for y in (y_train, y_val, y_test))"
+    )
 
 
 def _model(config: RunConfig) -> str:
     if config.model == "cnn":
         return _CNN.replace("$dropout", repr(config.dropout))
-    activation = {"relu": "nn.ReLU", "tanh": "nn.Tanh", "sigmoid": "nn.Sigmoid",
-                  "gelu": "nn.GELU"}[config.activation]
+    activation = {"relu": "nn.ReLU", "tanh": "nn.Tanh", "sigmoid": "nn.Sigmoid", "gelu": "nn.GELU"}[
+        config.activation
+    ]
     layers = [f"        self.act = {activation}()"]
     if config.batch_norm:
         layers.append("        self.norms = nn.ModuleList(nn.BatchNorm1d(b) for b in widths[1:])")
@@ -179,13 +202,17 @@ def _model(config: RunConfig) -> str:
 def _init(scheme: str) -> str:
     if scheme == "default":
         return "pass  # PyTorch's default random initialisation"
-    call = {"zeros": "nn.init.zeros_(layer.weight)",
-            "xavier": "nn.init.xavier_uniform_(layer.weight)",
-            "kaiming": 'nn.init.kaiming_uniform_(layer.weight, nonlinearity="relu")'}[scheme]
-    return ("for layer in model.modules():\n"
-            "        if isinstance(layer, (nn.Linear, nn.Conv2d)):\n"
-            f"            {call}\n"
-            "            nn.init.zeros_(layer.bias)")
+    call = {
+        "zeros": "nn.init.zeros_(layer.weight)",
+        "xavier": "nn.init.xavier_uniform_(layer.weight)",
+        "kaiming": 'nn.init.kaiming_uniform_(layer.weight, nonlinearity="relu")',
+    }[scheme]
+    return (
+        "for layer in model.modules():\n"
+        "        if isinstance(layer, (nn.Linear, nn.Conv2d)):\n"
+        f"            {call}\n"
+        "            nn.init.zeros_(layer.bias)"
+    )
 
 
 def _optimizer(config: RunConfig) -> str:
@@ -208,7 +235,7 @@ def _scheduler(config: RunConfig) -> str:
     from engine.loop import lr_factor
 
     source = inspect.getsource(lr_factor)
-    return (f"\n\n{source}\n\nSCHEDULE = {config.schedule!r}\n")
+    return f"\n\n{source}\n\nSCHEDULE = {config.schedule!r}\n"
 
 
 _STANDARDISE = "x_train, x_val, x_test = ((x - mean) / std for x in (x_train, x_val, x_test))"
@@ -217,21 +244,21 @@ _MAKE_SCHEDULER = """
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lr_factor(SCHEDULE, steps_per_epoch * EPOCHS))"""
 
-_LOAD_DIGITS = '''from sklearn.datasets import load_digits
+_LOAD_DIGITS = """from sklearn.datasets import load_digits
 
     digits = load_digits()
     inputs = torch.tensor(digits.data, dtype=torch.float32).reshape(-1, 1, 8, 8)
     targets = torch.tensor(digits.target, dtype=torch.long)
-    return inputs, targets, None, None'''
+    return inputs, targets, None, None"""
 
-_LOAD_IMAGES = '''from torchvision import datasets
+_LOAD_IMAGES = """from torchvision import datasets
 
     root = "data"  # expects data/$dataset_class/raw/*-ubyte; download=True fetches them once
     train = datasets.$dataset_class(root, train=True, download=False)
     test = datasets.$dataset_class(root, train=False, download=False)
     # Whole uint8 tensors scaled once: no per-image PIL conversion.
     return (train.data.unsqueeze(1).float() / 255.0, train.targets.long(),
-            test.data.unsqueeze(1).float() / 255.0, test.targets.long())'''
+            test.data.unsqueeze(1).float() / 255.0, test.targets.long())"""
 
 _MLP = '''class MLP(nn.Module):
     """Flatten, then (linear, activation) blocks, then a linear output layer of logits."""
@@ -254,14 +281,14 @@ $forward
 def build_model(in_features: int, n_classes: int) -> nn.Module:
     return MLP(in_features, $hidden, n_classes)'''
 
-_CNN = '''def build_model(in_features: int, n_classes: int) -> nn.Module:
+_CNN = """def build_model(in_features: int, n_classes: int) -> nn.Module:
     side = round((in_features) ** 0.5)
     return nn.Sequential(
         nn.Conv2d(1, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Conv2d(16, 32, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(32 * (side // 4) ** 2, 64), nn.ReLU(),
         nn.Dropout($dropout), nn.Linear(64, n_classes),
-    )'''
+    )"""
 
 _SCRIPT = '''"""Training Loop Lab export: $title.
 

@@ -28,8 +28,13 @@ StepFn = Callable[[nn.Module, Tensor, Tensor, LossFn, torch.optim.Optimizer], Te
 Record = StepRecord | EpochRecord
 
 
-def train_step(model: nn.Module, inputs: Tensor, targets: Tensor, loss_fn: LossFn,
-               optimizer: torch.optim.Optimizer) -> Tensor:
+def train_step(
+    model: nn.Module,
+    inputs: Tensor,
+    targets: Tensor,
+    loss_fn: LossFn,
+    optimizer: torch.optim.Optimizer,
+) -> Tensor:
     """One step of gradient descent on one batch."""
     optimizer.zero_grad()  # gradients add up in PyTorch: clear the last batch's
     outputs = model(inputs)  # 1. forward: the model's predictions for this batch
@@ -106,8 +111,9 @@ def build_parts(config: RunConfig, data_dir: str | Path | None = None) -> Traini
     return parts
 
 
-def make_optimizer(config: RunConfig, model: nn.Module, device: torch.device
-                   ) -> torch.optim.Optimizer:
+def make_optimizer(
+    config: RunConfig, model: nn.Module, device: torch.device
+) -> torch.optim.Optimizer:
     """The config's optimizer over the model's registered parameters."""
     params = list(model.parameters())
     # The fused kernels do the whole update in one pass: measurably faster on CPU and cuda.
@@ -118,8 +124,9 @@ def make_optimizer(config: RunConfig, model: nn.Module, device: torch.device
     if config.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=config.lr, weight_decay=decay, **fused)
     if config.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=config.lr, momentum=config.momentum,
-                                   weight_decay=decay)
+        return torch.optim.RMSprop(
+            params, lr=config.lr, momentum=config.momentum, weight_decay=decay
+        )
     return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=decay)
 
 
@@ -152,8 +159,9 @@ def gradient_norms(model: nn.Module) -> tuple[float, dict[str, float]]:
     # One fused call for all tensors: this runs every step, so it must stay cheap.
     norms = torch.stack(torch._foreach_norm(grads)).tolist()
     total = math.sqrt(sum(n * n for n in norms))
-    layers = {name[:-7]: n for (name, _), n in zip(named, norms, strict=True)
-              if name.endswith(".weight")}
+    layers = {
+        name[:-7]: n for (name, _), n in zip(named, norms, strict=True) if name.endswith(".weight")
+    }
     return total, layers
 
 
@@ -195,13 +203,15 @@ def start(config: RunConfig, data_dir: str | Path | None = None) -> LoopState:
     if config.schedule != "constant":
         batches_per_epoch = math.ceil(len(parts.data.train) / config.batch_size)
         scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lr_factor(config.schedule, batches_per_epoch * config.epochs))
+            optimizer, lr_factor(config.schedule, batches_per_epoch * config.epochs)
+        )
     generator = torch.Generator().manual_seed(config.seed)
     return LoopState(parts, optimizer, scheduler, generator, device)
 
 
-def _clip_before_every_step(optimizer: torch.optim.Optimizer, model: nn.Module,
-                            max_norm: float) -> None:
+def _clip_before_every_step(
+    optimizer: torch.optim.Optimizer, model: nn.Module, max_norm: float
+) -> None:
     # A pre-step hook clips exactly between backward and step, as
     # `clip_grad_norm_(model.parameters(), max_norm)` written there would.
     def clip(*_: object) -> None:
@@ -213,16 +223,20 @@ def _clip_before_every_step(optimizer: torch.optim.Optimizer, model: nn.Module,
 def _to_device(data: DataBundle, device: torch.device) -> DataBundle:
     if device.type == "cpu":
         return data
-    moved = [Split(s.inputs.to(device), s.targets.to(device))
-             for s in (data.train, data.val, data.test)]
+    moved = [
+        Split(s.inputs.to(device), s.targets.to(device)) for s in (data.train, data.val, data.test)
+    ]
     return replace(data, train=moved[0], val=moved[1], test=moved[2])
 
 
-def train(config: RunConfig, data_dir: str | Path | None = None,
-          on_event: Callable[[Record], None] | None = None,
-          should_stop: Callable[[], bool] | None = None,
-          resume_from: str | Path | None = None,
-          checkpoint_to: str | Path | None = None) -> RunResult:
+def train(
+    config: RunConfig,
+    data_dir: str | Path | None = None,
+    on_event: Callable[[Record], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    resume_from: str | Path | None = None,
+    checkpoint_to: str | Path | None = None,
+) -> RunResult:
     """Train one run and return its full history.
 
     on_event receives every StepRecord and EpochRecord as it happens; should_stop is
@@ -258,19 +272,26 @@ def train(config: RunConfig, data_dir: str | Path | None = None,
         error = RunError(type(raised).__name__, str(raised).strip(), explain_error(raised))
     test = _final_test(state) if status in ("completed", "stopped") else None
     return RunResult(
-        config=config, status=status, steps=state.steps, epochs=state.epochs, test=test,
-        seconds=time.perf_counter() - wall_start, error=error, diverged_at_step=diverged_at,
-        n_classes=state.parts.data.n_classes, model=state.parts.model,
+        config=config,
+        status=status,
+        steps=state.steps,
+        epochs=state.epochs,
+        test=test,
+        seconds=time.perf_counter() - wall_start,
+        error=error,
+        diverged_at_step=diverged_at,
+        n_classes=state.parts.data.n_classes,
+        model=state.parts.model,
         parameter_count=sum(p.numel() for p in state.parts.model.parameters()),
     )
 
 
-def run_epoch(state: LoopState, notify: Callable[[Record], None],
-              stop: Callable[[], bool]) -> str:
+def run_epoch(state: LoopState, notify: Callable[[Record], None], stop: Callable[[], bool]) -> str:
     """One pass over the training data; returns "completed", "stopped" or "diverged"."""
     parts, config = state.parts, state.parts.config
-    loader = make_loader(parts.data.train, config.batch_size, config.shuffle,
-                         state.shuffle_generator)
+    loader = make_loader(
+        parts.data.train, config.batch_size, config.shuffle, state.shuffle_generator
+    )
     epoch = state.epoch + 1
     layer_sums: dict[str, float] = {}
     steps_this_epoch = 0
@@ -291,8 +312,9 @@ def run_epoch(state: LoopState, notify: Callable[[Record], None],
             layer_sums[name] = layer_sums.get(name, 0.0) + norm
         state.step += 1
         steps_this_epoch += 1
-        record = StepRecord(state.step, epoch, loss_value, grad_norm,
-                            state.optimizer.param_groups[0]["lr"])
+        record = StepRecord(
+            state.step, epoch, loss_value, grad_norm, state.optimizer.param_groups[0]["lr"]
+        )
         state.steps.append(record)
         notify(record)
         if not math.isfinite(loss_value):
@@ -309,16 +331,24 @@ def run_epoch(state: LoopState, notify: Callable[[Record], None],
     return status
 
 
-def _epoch_record(state: LoopState, epoch: int, seconds: float,
-                  layer_grad_norms: dict[str, float]) -> EpochRecord:
+def _epoch_record(
+    state: LoopState, epoch: int, seconds: float, layer_grad_norms: dict[str, float]
+) -> EpochRecord:
     parts = state.parts
     on_train = parts.evaluate(parts.model, parts.data.train, parts.loss_fn)
     on_val = parts.evaluate(parts.model, parts.data.val, parts.loss_fn)
     return EpochRecord(
-        epoch=epoch, train_loss=on_train.loss, train_acc=on_train.acc,
-        val_loss=on_val.loss, val_acc=on_val.acc, seconds=seconds, step=state.step,
-        class_counts=on_val.class_counts, mean_confidence=on_val.mean_confidence,
-        layer_grad_norms=layer_grad_norms, memory_mb=resident_memory_mb(),
+        epoch=epoch,
+        train_loss=on_train.loss,
+        train_acc=on_train.acc,
+        val_loss=on_val.loss,
+        val_acc=on_val.acc,
+        seconds=seconds,
+        step=state.step,
+        class_counts=on_val.class_counts,
+        mean_confidence=on_val.mean_confidence,
+        layer_grad_norms=layer_grad_norms,
+        memory_mb=resident_memory_mb(),
     )
 
 

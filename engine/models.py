@@ -18,8 +18,14 @@ ACTIVATION_LAYERS: dict[str, type[nn.Module]] = {
 }
 
 
-def mlp(in_features: int, hidden: tuple[int, ...], n_out: int, activation: str = "relu",
-        dropout: float = 0.0, batch_norm: bool = False) -> nn.Sequential:
+def mlp(
+    in_features: int,
+    hidden: tuple[int, ...],
+    n_out: int,
+    activation: str = "relu",
+    dropout: float = 0.0,
+    batch_norm: bool = False,
+) -> nn.Sequential:
     """A multi-layer perceptron: flatten, then (linear, [norm], activation, [dropout]) blocks.
 
     Layers are named fc1, fc2, ..., out so per-layer gradient norms read naturally.
@@ -42,19 +48,21 @@ def small_cnn(input_shape: tuple[int, ...], n_out: int, dropout: float = 0.0) ->
     """Two 3x3 convolutions with 2x2 pooling, then a 64-unit dense layer (8x8 or 28x28 input)."""
     channels, height, width = input_shape
     flat = 32 * (height // 4) * (width // 4)
-    return nn.Sequential(OrderedDict(
-        conv1=nn.Conv2d(channels, 16, kernel_size=3, padding=1),
-        act1=nn.ReLU(),
-        pool1=nn.MaxPool2d(2),
-        conv2=nn.Conv2d(16, 32, kernel_size=3, padding=1),
-        act2=nn.ReLU(),
-        pool2=nn.MaxPool2d(2),
-        flatten=nn.Flatten(),
-        fc1=nn.Linear(flat, 64),
-        act3=nn.ReLU(),
-        drop=nn.Dropout(dropout),
-        out=nn.Linear(64, n_out),
-    ))
+    return nn.Sequential(
+        OrderedDict(
+            conv1=nn.Conv2d(channels, 16, kernel_size=3, padding=1),
+            act1=nn.ReLU(),
+            pool1=nn.MaxPool2d(2),
+            conv2=nn.Conv2d(16, 32, kernel_size=3, padding=1),
+            act2=nn.ReLU(),
+            pool2=nn.MaxPool2d(2),
+            flatten=nn.Flatten(),
+            fc1=nn.Linear(flat, 64),
+            act3=nn.ReLU(),
+            drop=nn.Dropout(dropout),
+            out=nn.Linear(64, n_out),
+        )
+    )
 
 
 def linear_regression(in_features: int) -> nn.Sequential:
@@ -75,16 +83,24 @@ def build_model(config: RunConfig, input_shape: tuple[int, ...], n_classes: int)
     elif config.model == "cnn":
         model = small_cnn(_as_image(input_shape), n_classes, config.dropout)
     else:
-        model = mlp(in_features, config.hidden, n_classes, config.activation,
-                    config.dropout, config.batch_norm)
+        model = mlp(
+            in_features,
+            config.hidden,
+            n_classes,
+            config.activation,
+            config.dropout,
+            config.batch_norm,
+        )
     initialise(model, config.init)
     return model
 
 
 def _as_image(input_shape: tuple[int, ...]) -> tuple[int, int, int]:
     if len(input_shape) != 3:
-        raise ValueError(f"the cnn model needs image data (channels, height, width), "
-                         f"got examples of shape {input_shape}; use the mlp model")
+        raise ValueError(
+            f"the cnn model needs image data (channels, height, width), "
+            f"got examples of shape {input_shape}; use the mlp model"
+        )
     channels, height, width = input_shape
     return channels, height, width
 

@@ -27,8 +27,9 @@ class ProbeResult:
     error: str | None = None
 
 
-def overfit_one_batch(config: RunConfig, batch_size: int = 32, steps: int = 200,
-                      target_fraction: float = 0.05) -> ProbeResult:
+def overfit_one_batch(
+    config: RunConfig, batch_size: int = 32, steps: int = 200, target_fraction: float = 0.05
+) -> ProbeResult:
     """Train repeatedly on the first `batch_size` training examples of the config's run.
 
     The run's variant (if any) is in place, so a broken loop fails the probe the way it
@@ -42,32 +43,43 @@ def overfit_one_batch(config: RunConfig, batch_size: int = 32, steps: int = 200,
     losses: list[float] = []
     try:
         for _ in range(steps):
-            loss = parts.train_step(parts.model, inputs, targets, parts.loss_fn,
-                                    state.optimizer)
+            loss = parts.train_step(parts.model, inputs, targets, parts.loss_fn, state.optimizer)
             losses.append(loss.item())
             if not torch.isfinite(loss):
                 break
     except Exception as error:  # a broken loop's exception is the probe's answer
         message = f"{type(error).__name__}: {error}"
-        return ProbeResult(tuple(losses), batch_size, False,
-                           f"The loop crashed before it could learn anything ({message}).",
-                           message)
+        return ProbeResult(
+            tuple(losses),
+            batch_size,
+            False,
+            f"The loop crashed before it could learn anything ({message}).",
+            message,
+        )
     return ProbeResult(tuple(losses), batch_size, *_verdict(losses, target_fraction))
 
 
 def _verdict(losses: list[float], target_fraction: float) -> tuple[bool, str]:
     first, last = losses[0], losses[-1]
     if not all(math.isfinite(value) for value in losses):
-        return False, ("The loss became NaN or infinite on a single batch: the steps are far "
-                       "too large (learning rate) or the loss is computed wrongly.")
+        return False, (
+            "The loss became NaN or infinite on a single batch: the steps are far "
+            "too large (learning rate) or the loss is computed wrongly."
+        )
     if last < 0:
-        return False, (f"The loss went negative ({last:.3g}): for cross-entropy that is "
-                       "impossible, so the loss is being computed wrongly.")
+        return False, (
+            f"The loss went negative ({last:.3g}): for cross-entropy that is "
+            "impossible, so the loss is being computed wrongly."
+        )
     if last < 0.1 or last <= target_fraction * first:
-        return True, (f"Yes: the loss on one batch fell from {first:.3g} to {last:.3g} in "
-                      f"{len(losses)} steps. The loop can learn; if full training still "
-                      "fails, look at the data and the hyper-parameters.")
-    return False, (f"No: after {len(losses)} steps on the same batch the loss only went from "
-                   f"{first:.3g} to {last:.3g}. Something in the loop, the loss or the model "
-                   "stops learning: check zero_grad/step, the loss arguments, the learning "
-                   "rate and that every layer reaches the optimizer.")
+        return True, (
+            f"Yes: the loss on one batch fell from {first:.3g} to {last:.3g} in "
+            f"{len(losses)} steps. The loop can learn; if full training still "
+            "fails, look at the data and the hyper-parameters."
+        )
+    return False, (
+        f"No: after {len(losses)} steps on the same batch the loss only went from "
+        f"{first:.3g} to {last:.3g}. Something in the loop, the loss or the model "
+        "stops learning: check zero_grad/step, the loss arguments, the learning "
+        "rate and that every layer reaches the optimizer."
+    )

@@ -107,8 +107,9 @@ def wrong_mse_gradients(x: Tensor, y: Tensor, w: float, b: float) -> tuple[float
 # --- gradient descent: by hand and with the engine's train_step ------------------------
 
 
-def fit_by_hand(x: Tensor, y: Tensor, lr: float, steps: int,
-                start: Point = (0.0, 0.0)) -> list[FitStep]:
+def fit_by_hand(
+    x: Tensor, y: Tensor, lr: float, steps: int, start: Point = (0.0, 0.0)
+) -> list[FitStep]:
     """Gradient descent with hand-derived gradients: steps + 1 rows, step 0 the start.
 
     Row k holds (w, b) after k updates and the MSE over all examples there. A too-large
@@ -124,8 +125,9 @@ def fit_by_hand(x: Tensor, y: Tensor, lr: float, steps: int,
     return path
 
 
-def fit_with_autograd(x: Tensor, y: Tensor, lr: float, steps: int,
-                      start: Point = (0.0, 0.0)) -> list[FitStep]:
+def fit_with_autograd(
+    x: Tensor, y: Tensor, lr: float, steps: int, start: Point = (0.0, 0.0)
+) -> list[FitStep]:
     """The same descent as `fit_by_hand`, run by the engine's `train_step` on nn.Linear.
 
     forward, loss, backward and step are PyTorch's; the rows must match the hand fit.
@@ -163,8 +165,9 @@ def path_frame(path: Sequence[FitStep]) -> pd.DataFrame:
 # --- the loss landscape ----------------------------------------------------------------
 
 
-def loss_surface(x: Tensor, y: Tensor, w_range: Point, b_range: Point,
-                 resolution: int = 60) -> pd.DataFrame:
+def loss_surface(
+    x: Tensor, y: Tensor, w_range: Point, b_range: Point, resolution: int = 60
+) -> pd.DataFrame:
     """MSE at every point of a resolution x resolution grid over (w, b): columns w, b, loss.
 
     Raises ValueError if resolution is not between 2 and 200.
@@ -177,12 +180,18 @@ def loss_surface(x: Tensor, y: Tensor, w_range: Point, b_range: Point,
     # One forward pass for every grid point at once: predictions have shape [R, R, N].
     predictions = grid_w[..., None] * x + grid_b[..., None]
     loss = ((y - predictions) ** 2).mean(dim=-1)
-    return pd.DataFrame({"w": grid_w.flatten().numpy(), "b": grid_b.flatten().numpy(),
-                         "loss": loss.flatten().numpy()})
+    return pd.DataFrame(
+        {
+            "w": grid_w.flatten().numpy(),
+            "b": grid_b.flatten().numpy(),
+            "loss": loss.flatten().numpy(),
+        }
+    )
 
 
-def descent_path(x: Tensor, y: Tensor, lr: float, steps: int,
-                 start: Point = (0.0, 0.0)) -> pd.DataFrame:
+def descent_path(
+    x: Tensor, y: Tensor, lr: float, steps: int, start: Point = (0.0, 0.0)
+) -> pd.DataFrame:
     """The hand fit's path over the landscape (step, w, b, loss), cut at the first inf/nan."""
     frame = path_frame(fit_by_hand(x, y, lr, steps, start))
     finite = frame[["w", "b", "loss"]].map(math.isfinite).all(axis=1)
@@ -226,8 +235,14 @@ def batch_mode(batch_size: int, n_examples: int) -> str:
     return "stochastic (B=1)" if batch_size == 1 else f"mini-batch (B={batch_size})"
 
 
-def batch_size_curves(x: Tensor, y: Tensor, lr: float, epochs: int,
-                      batch_sizes: Sequence[int] | None = None, seed: int = 0) -> pd.DataFrame:
+def batch_size_curves(
+    x: Tensor,
+    y: Tensor,
+    lr: float,
+    epochs: int,
+    batch_sizes: Sequence[int] | None = None,
+    seed: int = 0,
+) -> pd.DataFrame:
     """Train the same line with each batch size and record the loss after every update.
 
     Columns: mode, batch_size, update (0 = the start), epoch (updates / updates per
@@ -240,22 +255,33 @@ def batch_size_curves(x: Tensor, y: Tensor, lr: float, epochs: int,
     return pd.concat(frames, ignore_index=True)
 
 
-def _train_with_batch_size(x: Tensor, y: Tensor, lr: float, epochs: int, batch_size: int,
-                           seed: int) -> pd.DataFrame:
+def _train_with_batch_size(
+    x: Tensor, y: Tensor, lr: float, epochs: int, batch_size: int, seed: int
+) -> pd.DataFrame:
     model, optimizer = _linear_model((0.0, 0.0), lr)
     loss_fn = nn.MSELoss()
     inputs, targets = x[:, None], y[:, None]
-    loader = make_loader(Split(inputs, targets), batch_size, shuffle=True,
-                         generator=torch.Generator().manual_seed(seed))
+    loader = make_loader(
+        Split(inputs, targets),
+        batch_size,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(seed),
+    )
     per_epoch = math.ceil(len(x) / batch_size)
     mode = batch_mode(batch_size, len(x))
-    rows: list[dict[str, Any]] = [{"update": 0, "loss": _full_loss(model, inputs, targets),
-                                   "batch_loss": None}]
+    rows: list[dict[str, Any]] = [
+        {"update": 0, "loss": _full_loss(model, inputs, targets), "batch_loss": None}
+    ]
     for _ in range(epochs):
         for batch_inputs, batch_targets in loader:
             batch_loss = train_step(model, batch_inputs, batch_targets, loss_fn, optimizer)
-            rows.append({"update": len(rows), "batch_loss": batch_loss.item(),
-                         "loss": _full_loss(model, inputs, targets)})
+            rows.append(
+                {
+                    "update": len(rows),
+                    "batch_loss": batch_loss.item(),
+                    "loss": _full_loss(model, inputs, targets),
+                }
+            )
     frame = pd.DataFrame(rows)
     frame.insert(0, "batch_size", batch_size)
     frame.insert(0, "mode", mode)
@@ -274,15 +300,20 @@ def _full_loss(model: nn.Module, inputs: Tensor, targets: Tensor) -> float:
 
 def mse_of_parameters(x: Tensor, y: Tensor) -> LossOfParameters:
     """L(w, b) for fixed data, computed in the dtype of w (float64 for precise checks)."""
+
     def loss(w: Tensor, b: Tensor) -> Tensor:
         return nn.functional.mse_loss(w * x.to(w.dtype) + b, y.to(w.dtype))
 
     return loss
 
 
-def finite_difference_check(f: LossOfParameters, params: Sequence[Tensor], eps: float = 1e-3,
-                            analytical: Sequence[Tensor | float] | None = None,
-                            names: Sequence[str] | None = None) -> pd.DataFrame:
+def finite_difference_check(
+    f: LossOfParameters,
+    params: Sequence[Tensor],
+    eps: float = 1e-3,
+    analytical: Sequence[Tensor | float] | None = None,
+    names: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """Central differences (f(p + eps) - f(p - eps)) / 2 eps against an analytical gradient.
 
     f takes the parameters in order and returns a scalar loss. It is evaluated in
@@ -292,8 +323,11 @@ def finite_difference_check(f: LossOfParameters, params: Sequence[Tensor], eps: 
     abs_error, rel_error, passes (rel_error < CHECK_TOLERANCE).
     """
     values = [p.detach().to(torch.float64).clone() for p in params]
-    grads = _autograd_gradients(f, values) if analytical is None else [
-        torch.as_tensor(g, dtype=torch.float64) for g in analytical]
+    grads = (
+        _autograd_gradients(f, values)
+        if analytical is None
+        else [torch.as_tensor(g, dtype=torch.float64) for g in analytical]
+    )
     labels = list(names) if names is not None else [f"param {i}" for i in range(len(values))]
     rows = []
     for position, (label, grad) in enumerate(zip(labels, grads, strict=True)):
@@ -302,9 +336,17 @@ def finite_difference_check(f: LossOfParameters, params: Sequence[Tensor], eps: 
             exact = float(grad.reshape(-1)[index])
             error = abs(numerical - exact)
             relative = error / max(abs(numerical), abs(exact), 1e-12)
-            rows.append({"parameter": label, "index": index, "numerical": numerical,
-                         "analytical": exact, "abs_error": error, "rel_error": relative,
-                         "passes": relative < CHECK_TOLERANCE})
+            rows.append(
+                {
+                    "parameter": label,
+                    "index": index,
+                    "numerical": numerical,
+                    "analytical": exact,
+                    "abs_error": error,
+                    "rel_error": relative,
+                    "passes": relative < CHECK_TOLERANCE,
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -313,8 +355,9 @@ def _autograd_gradients(f: LossOfParameters, values: list[Tensor]) -> list[Tenso
     return list(torch.autograd.grad(f(*leaves), leaves))
 
 
-def _central_difference(f: LossOfParameters, values: list[Tensor], position: int,
-                        index: int, eps: float) -> float:
+def _central_difference(
+    f: LossOfParameters, values: list[Tensor], position: int, index: int, eps: float
+) -> float:
     # Nudge one number up and down, leave every other parameter where it is.
     plus = [v.clone() for v in values]
     minus = [v.clone() for v in values]
@@ -328,8 +371,7 @@ class _MseWithHandBackward(torch.autograd.Function):
     """MSE whose backward is written by hand, so gradcheck can test the derivation."""
 
     @staticmethod
-    def forward(ctx: Any, w: Tensor, b: Tensor, x: Tensor, y: Tensor,
-                factor: float) -> Tensor:
+    def forward(ctx: Any, w: Tensor, b: Tensor, x: Tensor, y: Tensor, factor: float) -> Tensor:
         ctx.save_for_backward(w, b, x, y)
         ctx.factor = factor  # 2.0 is the right derivative; 1.0 forgets the chain rule's 2
         return ((y - (w * x + b)) ** 2).mean()
@@ -349,17 +391,23 @@ def gradcheck_results(x: Tensor, y: Tensor, w: float, b: float) -> dict[str, boo
     Expected: autograd's and the correct hand backward pass; the one missing the 2 fails.
     """
     x64, y64 = x.double(), y.double()
-    point = (torch.tensor(w, dtype=torch.float64, requires_grad=True),
-             torch.tensor(b, dtype=torch.float64, requires_grad=True))
+    point = (
+        torch.tensor(w, dtype=torch.float64, requires_grad=True),
+        torch.tensor(b, dtype=torch.float64, requires_grad=True),
+    )
 
     def hand(factor: float) -> LossOfParameters:
         return lambda w_t, b_t: _MseWithHandBackward.apply(w_t, b_t, x64, y64, factor)
 
-    checks = {"autograd's own backward": mse_of_parameters(x64, y64),
-              "hand-written backward (correct)": hand(2.0),
-              "hand-written backward (forgot the 2)": hand(1.0)}
-    return {name: bool(torch.autograd.gradcheck(f, point, raise_exception=False))
-            for name, f in checks.items()}
+    checks = {
+        "autograd's own backward": mse_of_parameters(x64, y64),
+        "hand-written backward (correct)": hand(2.0),
+        "hand-written backward (forgot the 2)": hand(1.0),
+    }
+    return {
+        name: bool(torch.autograd.gradcheck(f, point, raise_exception=False))
+        for name, f in checks.items()
+    }
 
 
 @dataclass(frozen=True)
@@ -376,8 +424,9 @@ class GradientCheckExample:
     gradcheck: dict[str, bool]
 
 
-def wrong_gradient_example(w: float = 0.5, b: float = -1.0, seed: int = 42,
-                           eps: float = 1e-3) -> GradientCheckExample:
+def wrong_gradient_example(
+    w: float = 0.5, b: float = -1.0, seed: int = 42, eps: float = 1e-3
+) -> GradientCheckExample:
     """Check autograd, the right hand gradient and a wrong one against finite differences.
 
     The wrong one forgets the factor 2 in dL/dw: its w row fails (relative error 0.5)
@@ -397,8 +446,9 @@ def wrong_gradient_example(w: float = 0.5, b: float = -1.0, seed: int = 42,
         frame = finite_difference_check(f, point, eps, gradient, names=("w", "b"))
         frame.insert(0, "gradient", label)
         frames.append(frame)
-    return GradientCheckExample(w, b, pd.concat(frames, ignore_index=True),
-                                gradcheck_results(x, y, w, b))
+    return GradientCheckExample(
+        w, b, pd.concat(frames, ignore_index=True), gradcheck_results(x, y, w, b)
+    )
 
 
 # --- epochs, batches, iterations -------------------------------------------------------
@@ -410,8 +460,7 @@ def iterations(n_examples: int, batch_size: int, epochs: int) -> tuple[int, int]
     The ceiling counts the last, smaller batch (a DataLoader with drop_last=False).
     Raises ValueError naming the first argument that is not a whole number >= 1.
     """
-    for name, value in (("n_examples", n_examples), ("batch_size", batch_size),
-                        ("epochs", epochs)):
+    for name, value in (("n_examples", n_examples), ("batch_size", batch_size), ("epochs", epochs)):
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
             raise ValueError(f"{name} = {value!r} is not allowed: expected a whole number >= 1")
     per_epoch = math.ceil(n_examples / batch_size)
@@ -463,10 +512,18 @@ def one_step_walkthrough(seed: int = 0, batch_size: int = 4, lr: float = 0.1) ->
     grad = float(weight.grad[row, column])
     after = float(weight.detach()[row, column])
     return Walkthrough(
-        inputs_shape=list(inputs.shape), outputs_shape=list(outputs[0].shape),
-        targets_shape=list(targets.shape), labels=targets.tolist(),
-        predictions=outputs[0].argmax(dim=1).tolist(), loss=loss.item(),
-        chance_loss=math.log(data.n_classes), weight_name=f"out.weight[{row}, {column}]",
-        weight_before=float(before[row, column]), weight_after=after, grad=grad, lr=lr,
-        update=after - float(before[row, column]), expected_update=-lr * grad,
+        inputs_shape=list(inputs.shape),
+        outputs_shape=list(outputs[0].shape),
+        targets_shape=list(targets.shape),
+        labels=targets.tolist(),
+        predictions=outputs[0].argmax(dim=1).tolist(),
+        loss=loss.item(),
+        chance_loss=math.log(data.n_classes),
+        weight_name=f"out.weight[{row}, {column}]",
+        weight_before=float(before[row, column]),
+        weight_after=after,
+        grad=grad,
+        lr=lr,
+        update=after - float(before[row, column]),
+        expected_update=-lr * grad,
     )

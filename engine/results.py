@@ -61,15 +61,31 @@ class RunResult:
                 if value is None:
                     continue
                 split, metric = name.split("_")
-                rows.append({"run": self.label, "epoch": record.epoch, "step": record.step,
-                             "split": split, "metric": metric, "value": value})
+                rows.append(
+                    {
+                        "run": self.label,
+                        "epoch": record.epoch,
+                        "step": record.step,
+                        "split": split,
+                        "metric": metric,
+                        "value": value,
+                    }
+                )
         return pd.DataFrame(rows, columns=["run", "epoch", "step", "split", "metric", "value"])
 
     def step_frame(self) -> pd.DataFrame:
         """Tidy per-step records: run, step, epoch, metric (loss, grad_norm, lr), value."""
-        rows = [{"run": self.label, "step": s.step, "epoch": s.epoch, "metric": metric,
-                 "value": getattr(s, metric)}
-                for s in self.steps for metric in ("loss", "grad_norm", "lr")]
+        rows = [
+            {
+                "run": self.label,
+                "step": s.step,
+                "epoch": s.epoch,
+                "metric": metric,
+                "value": getattr(s, metric),
+            }
+            for s in self.steps
+            for metric in ("loss", "grad_norm", "lr")
+        ]
         return pd.DataFrame(rows, columns=["run", "step", "epoch", "metric", "value"])
 
     def training_log(self) -> TrainingLog:
@@ -108,11 +124,19 @@ class RunResult:
             "config": self.config.to_dict(),
             "status": self.status,
             "epochs": [_epoch_dict(e) for e in self.epochs],
-            "steps": [{"step": s.step, "epoch": s.epoch, "loss": finite_or_none(s.loss),
-                       "grad_norm": finite_or_none(s.grad_norm), "lr": s.lr}
-                      for s in self.steps],
-            "test": None if self.test is None else
-            {k: finite_or_none(v) for k, v in self.test.items()},
+            "steps": [
+                {
+                    "step": s.step,
+                    "epoch": s.epoch,
+                    "loss": finite_or_none(s.loss),
+                    "grad_norm": finite_or_none(s.grad_norm),
+                    "lr": s.lr,
+                }
+                for s in self.steps
+            ],
+            "test": None
+            if self.test is None
+            else {k: finite_or_none(v) for k, v in self.test.items()},
             "seconds": round(self.seconds, 4),
             "train_seconds": round(self.train_seconds, 4),
             "diverged_at_step": self.diverged_at_step,

@@ -28,52 +28,100 @@ class LessonOutline:
 
 
 CURRICULUM: tuple[LessonOutline, ...] = (
-    LessonOutline("1.1", "What is a training loop?",
-                  "Loss, optimisation and learning; the four steps; epochs, batches and "
-                  "iterations."),
-    LessonOutline("1.2", "Linear regression",
-                  "y = Xw + b, mean squared error, gradients by hand, manual update vs autograd."),
-    LessonOutline("1.3", "Batch vs stochastic vs mini-batch",
-                  "How batch size trades gradient noise against speed and stability."),
-    LessonOutline("1.4", "Visualizing the loss landscape",
-                  "The MSE surface over (w, b) and the path an optimizer takes across it."),
-    LessonOutline("1.5", "Numerical vs analytical gradients",
-                  "Finite differences vs autograd; catching a wrong hand-derived gradient."),
+    LessonOutline(
+        "1.1",
+        "What is a training loop?",
+        "Loss, optimisation and learning; the four steps; epochs, batches and iterations.",
+    ),
+    LessonOutline(
+        "1.2",
+        "Linear regression",
+        "y = Xw + b, mean squared error, gradients by hand, manual update vs autograd.",
+    ),
+    LessonOutline(
+        "1.3",
+        "Batch vs stochastic vs mini-batch",
+        "How batch size trades gradient noise against speed and stability.",
+    ),
+    LessonOutline(
+        "1.4",
+        "Visualizing the loss landscape",
+        "The MSE surface over (w, b) and the path an optimizer takes across it.",
+    ),
+    LessonOutline(
+        "1.5",
+        "Numerical vs analytical gradients",
+        "Finite differences vs autograd; catching a wrong hand-derived gradient.",
+    ),
     LessonOutline("1.6", "Module 1 recap", "A checklist and a quiz over the whole module."),
-    LessonOutline("2.1", "From linear to nonlinear",
-                  "MLPs and activations; why a linear model cannot separate moons or spirals."),
-    LessonOutline("2.2", "Forward and backward passes",
-                  "The chain rule, what loss.backward() fills in, and how detach stops it."),
-    LessonOutline("2.3", "A simple neural net from scratch",
-                  "Forward, loss, backward and update by hand, then with nn.Module; "
-                  "registering layers."),
-    LessonOutline("2.4", "The role of activations",
-                  "Saturation, dead ReLUs and how activations change learning speed."),
-    LessonOutline("2.5", "Mini-batching and data pipelines",
-                  "Dataset, DataLoader, shuffle and batch size."),
-    LessonOutline("2.6", "Regularization and overfitting",
-                  "Weight decay, dropout and the gap between train and validation."),
-    LessonOutline("2.7", "Module 2 recap",
-                  "The neural net compared with linear regression; a quiz."),
+    LessonOutline(
+        "2.1",
+        "From linear to nonlinear",
+        "MLPs and activations; why a linear model cannot separate moons or spirals.",
+    ),
+    LessonOutline(
+        "2.2",
+        "Forward and backward passes",
+        "The chain rule, what loss.backward() fills in, and how detach stops it.",
+    ),
+    LessonOutline(
+        "2.3",
+        "A simple neural net from scratch",
+        "Forward, loss, backward and update by hand, then with nn.Module; registering layers.",
+    ),
+    LessonOutline(
+        "2.4",
+        "The role of activations",
+        "Saturation, dead ReLUs and how activations change learning speed.",
+    ),
+    LessonOutline(
+        "2.5", "Mini-batching and data pipelines", "Dataset, DataLoader, shuffle and batch size."
+    ),
+    LessonOutline(
+        "2.6",
+        "Regularization and overfitting",
+        "Weight decay, dropout and the gap between train and validation.",
+    ),
+    LessonOutline(
+        "2.7", "Module 2 recap", "The neural net compared with linear regression; a quiz."
+    ),
     LessonOutline("3.1", "Optimizers beyond SGD", "Momentum, RMSProp, Adam and AdamW."),
-    LessonOutline("3.2", "Learning-rate scheduling",
-                  "Step, cosine and warm-up schedules; an LR range test."),
-    LessonOutline("3.3", "Weight initialization",
-                  "Zero init and symmetry, too large or too small, Xavier and Kaiming."),
-    LessonOutline("3.4", "Deeper networks",
-                  "Vanishing and exploding gradients, normalization, skips and clipping."),
-    LessonOutline("3.5", "Large-scale training",
-                  "Devices, mixed precision, gradient accumulation and data parallelism."),
-    LessonOutline("3.6", "Monitoring and debugging the training loop",
-                  "Curves, predictions, gradient checks, the troubleshooting order, "
-                  "overfit-one-batch."),
-    LessonOutline("3.7", "Modern regularization and generalization",
-                  "Early stopping, batch and layer norm, data augmentation."),
-    LessonOutline("3.8", "The training loop in practice",
-                  "How large models are trained: checkpoints, resume, mixed precision, "
-                  "sharding."),
-    LessonOutline("3.9", "What's next",
-                  "Fine-tuning, transfer learning and self-supervised learning."),
+    LessonOutline(
+        "3.2", "Learning-rate scheduling", "Step, cosine and warm-up schedules; an LR range test."
+    ),
+    LessonOutline(
+        "3.3",
+        "Weight initialization",
+        "Zero init and symmetry, too large or too small, Xavier and Kaiming.",
+    ),
+    LessonOutline(
+        "3.4",
+        "Deeper networks",
+        "Vanishing and exploding gradients, normalization, skips and clipping.",
+    ),
+    LessonOutline(
+        "3.5",
+        "Large-scale training",
+        "Devices, mixed precision, gradient accumulation and data parallelism.",
+    ),
+    LessonOutline(
+        "3.6",
+        "Monitoring and debugging the training loop",
+        "Curves, predictions, gradient checks, the troubleshooting order, overfit-one-batch.",
+    ),
+    LessonOutline(
+        "3.7",
+        "Modern regularization and generalization",
+        "Early stopping, batch and layer norm, data augmentation.",
+    ),
+    LessonOutline(
+        "3.8",
+        "The training loop in practice",
+        "How large models are trained: checkpoints, resume, mixed precision, sharding.",
+    ),
+    LessonOutline(
+        "3.9", "What's next", "Fine-tuning, transfer learning and self-supervised learning."
+    ),
 )
 
 

@@ -27,8 +27,16 @@ from pathlib import Path
 
 CONTENT = Path(__file__).parent / "content"
 ROOT = Path(__file__).parent.parent
-SECTIONS = ("Introduction", "ELI5", "The math", "In depth", "Try it", "Exercises",
-            "Quick check", "Key takeaways")
+SECTIONS = (
+    "Introduction",
+    "ELI5",
+    "The math",
+    "In depth",
+    "Try it",
+    "Exercises",
+    "Quick check",
+    "Key takeaways",
+)
 
 
 class LessonFormatError(ValueError):
@@ -85,11 +93,15 @@ def load_lesson(path: Path) -> Lesson:
     sections = _split_sections(path.name, include_sources(match.group(2)))
     summary, takeaways = _takeaways(sections["Key takeaways"])
     return Lesson(
-        id=str(meta.get("id", "")), module=int(meta.get("module", 0)),
-        title=str(meta.get("title", "")), variants=tuple(meta.get("variants", ())),
-        sections=sections, exercises=_exercises(path.name, sections["Exercises"]),
+        id=str(meta.get("id", "")),
+        module=int(meta.get("module", 0)),
+        title=str(meta.get("title", "")),
+        variants=tuple(meta.get("variants", ())),
+        sections=sections,
+        exercises=_exercises(path.name, sections["Exercises"]),
         questions=_questions(path.name, sections["Quick check"]),
-        summary=summary, takeaways=takeaways,
+        summary=summary,
+        takeaways=takeaways,
     )
 
 
@@ -106,8 +118,9 @@ def include_sources(text: str) -> str:
             target = getattr(importlib.import_module(module_name), name)
             source = inspect.getsource(target)
         except (ImportError, AttributeError, OSError, TypeError, ValueError) as error:
-            raise LessonFormatError(f"cannot show the source of {match.group(1)}: {error}") \
-                from None
+            raise LessonFormatError(
+                f"cannot show the source of {match.group(1)}: {error}"
+            ) from None
         return f"```python\n{source.rstrip()}\n```"
 
     return re.sub(r"^\{\{source: ([\w.]+)\}\}$", code_of, text, flags=re.MULTILINE)
@@ -115,8 +128,10 @@ def include_sources(text: str) -> str:
 
 def _split_sections(name: str, body: str) -> dict[str, str]:
     parts = re.split(r"^## (.+)$", body, flags=re.MULTILINE)
-    found = {heading.strip(): text.strip() for heading, text in zip(parts[1::2], parts[2::2],
-                                                                       strict=True)}
+    found = {
+        heading.strip(): text.strip()
+        for heading, text in zip(parts[1::2], parts[2::2], strict=True)
+    }
     order = [h for h in found if h in SECTIONS]
     missing = [h for h in SECTIONS if h not in found]
     if missing:
@@ -128,8 +143,9 @@ def _split_sections(name: str, body: str) -> dict[str, str]:
 
 def _blocks(text: str) -> list[tuple[str, str]]:
     parts = re.split(r"^### (.+)$", text, flags=re.MULTILINE)
-    return [(title.strip(), body.strip()) for title, body in zip(parts[1::2], parts[2::2],
-                                                                  strict=True)]
+    return [
+        (title.strip(), body.strip()) for title, body in zip(parts[1::2], parts[2::2], strict=True)
+    ]
 
 
 def _exercises(name: str, text: str) -> tuple[Exercise, ...]:
@@ -138,12 +154,14 @@ def _exercises(name: str, text: str) -> tuple[Exercise, ...]:
         solution = re.search(r"^solution:\s*(\S+)\s*$", body, flags=re.MULTILINE)
         expect = re.search(r"^expect:\s*(.+?)\s*$", body, flags=re.MULTILINE)
         if not solution or not expect:
-            raise LessonFormatError(f"{name}: exercise {title!r} needs 'solution:' and "
-                                    "'expect:' lines")
+            raise LessonFormatError(
+                f"{name}: exercise {title!r} needs 'solution:' and 'expect:' lines"
+            )
         prompt = re.sub(r"^(solution|expect):.*$", "", body, flags=re.MULTILINE).strip()
         title = re.sub(r"^Exercise \d+:\s*", "", title)
-        exercises.append(Exercise(title, prompt, ROOT / solution.group(1),
-                                  expect.group(1).strip("`")))
+        exercises.append(
+            Exercise(title, prompt, ROOT / solution.group(1), expect.group(1).strip("`"))
+        )
     return tuple(exercises)
 
 
@@ -154,15 +172,16 @@ def _questions(name: str, text: str) -> tuple[Question, ...]:
         feedback = re.search(r"^> Feedback:\s*(.+)$", body, flags=re.MULTILINE | re.DOTALL)
         correct = [i for i, (mark, _) in enumerate(options) if mark == "x"]
         if len(correct) != 1 or not feedback:
-            raise LessonFormatError(f"{name}: question {title!r} needs exactly one [x] option "
-                                    "and a '> Feedback:' line")
-        questions.append(Question(title, tuple(o for _, o in options), correct[0],
-                                  feedback.group(1).strip()))
+            raise LessonFormatError(
+                f"{name}: question {title!r} needs exactly one [x] option and a '> Feedback:' line"
+            )
+        questions.append(
+            Question(title, tuple(o for _, o in options), correct[0], feedback.group(1).strip())
+        )
     return tuple(questions)
 
 
 def _takeaways(text: str) -> tuple[str, tuple[str, ...]]:
     bullets = tuple(m.strip() for m in re.findall(r"^- (.+)$", text, flags=re.MULTILINE))
-    summary = "\n".join(line for line in text.splitlines()
-                        if not line.startswith("- ")).strip()
+    summary = "\n".join(line for line in text.splitlines() if not line.startswith("- ")).strip()
     return summary, bullets

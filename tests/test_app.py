@@ -29,8 +29,9 @@ def texts(at: AppTest) -> str:
     return "\n".join(m.value for m in at.markdown)
 
 
-@pytest.mark.parametrize("page", ["home", "failure_lab", "curve_doctor", "bug_hunt",
-                                  "overfit_one_batch", "playground"])
+@pytest.mark.parametrize(
+    "page", ["home", "failure_lab", "curve_doctor", "bug_hunt", "overfit_one_batch", "playground"]
+)
 def test_every_lab_page_renders_without_error(page: str) -> None:
     at = open_page(page)
     assert not at.exception
@@ -59,8 +60,10 @@ def test_failure_lab_trains_and_diagnoses_both_runs() -> None:
 
 
 def test_share_link_restores_and_runs_the_comparison() -> None:
-    at = open_page("failure_lab", {"variant": ["lr_too_high", "no_shuffle"], "epochs": "10",
-                                   "seed": "7", "run": "1"})
+    at = open_page(
+        "failure_lab",
+        {"variant": ["lr_too_high", "no_shuffle"], "epochs": "10", "seed": "7", "run": "1"},
+    )
     assert not at.exception and not at.warning
     assert at.multiselect(key="lab_variants").value == ["lr_too_high", "no_shuffle"]
     assert at.slider(key="lab_epochs").value == 10
@@ -70,8 +73,10 @@ def test_share_link_restores_and_runs_the_comparison() -> None:
 
 
 def test_bad_share_link_values_are_refused_with_a_message() -> None:
-    at = open_page("failure_lab", {"variant": ["lr_too_hihg"], "epochs": "5000",
-                                   "seed": "banana", "dataset": "imagenet"})
+    at = open_page(
+        "failure_lab",
+        {"variant": ["lr_too_hihg"], "epochs": "5000", "seed": "banana", "dataset": "imagenet"},
+    )
     assert not at.exception
     warnings = " ".join(w.value for w in at.warning)
     assert "Unknown variant" in warnings and "'lr_too_hihg'" in warnings
@@ -84,7 +89,8 @@ def test_curve_doctor_diagnoses_and_explains_bad_files() -> None:
     at = open_page("curve_doctor")
     assert "Diagnosis: `healthy`" in [s.value for s in at.subheader]
     at.text_area(key="doctor_text").set_value(
-        "epoch,train_loss,val_loss\n1,0.90,0.63\n2,0.50,0.60\n3,0.30,0.66\n4,0.18,0.82\n").run()
+        "epoch,train_loss,val_loss\n1,0.90,0.63\n2,0.50,0.60\n3,0.30,0.66\n4,0.18,0.82\n"
+    ).run()
     assert "Diagnosis: `overfitting`" in [s.value for s in at.subheader]
     at.text_area(key="doctor_text").set_value("epoch,acc\n1,0.5\n2,0.7\n").run()
     assert not at.exception
@@ -129,9 +135,16 @@ WRITTEN_LESSONS = ["1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "3.6"]
 def test_lesson_demo_trains_its_broken_variant(lesson_id: str) -> None:
     script = f"from ui.lesson import render_lesson\nrender_lesson({lesson_id!r})\n"
     at = AppTest.from_string(script, default_timeout=TIMEOUT).run()
-    assert [h.value for h in at.header] == ["Introduction", "ELI5", "The math", "In depth",
-                                            "Try it", "Exercises", "Quick check",
-                                            "Key takeaways"]
+    assert [h.value for h in at.header] == [
+        "Introduction",
+        "ELI5",
+        "The math",
+        "In depth",
+        "Try it",
+        "Exercises",
+        "Quick check",
+        "Key takeaways",
+    ]
     key = "lesson_" + lesson_id.replace(".", "_")
     chosen = at.multiselect(key=f"{key}_variants").value
     assert chosen
@@ -145,8 +158,9 @@ def test_quiz_gives_feedback_on_an_answer() -> None:
     from lessons.lesson_file import lesson_path, load_lesson
 
     question = load_lesson(lesson_path("1.1")).questions[0]
-    at = AppTest.from_string("from ui.lesson import render_lesson\nrender_lesson('1.1')\n",
-                             default_timeout=TIMEOUT).run()
+    at = AppTest.from_string(
+        "from ui.lesson import render_lesson\nrender_lesson('1.1')\n", default_timeout=TIMEOUT
+    ).run()
     at.radio(key="quiz_1.1_1").set_value(question.correct).run()
     assert at.success and question.feedback in at.success[0].value
     wrong = (question.correct + 1) % len(question.options)

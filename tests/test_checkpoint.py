@@ -27,8 +27,12 @@ def test_an_interrupted_scheduled_run_resumes_exactly(tmp_path: Path) -> None:
     straight = train(config)
     path = tmp_path / "run.pt"
     steps_done: list[object] = []
-    interrupted = train(config, checkpoint_to=path, on_event=steps_done.append,
-                        should_stop=lambda: len(steps_done) >= 80 + 2)  # 2 epochs: 80 steps
+    interrupted = train(
+        config,
+        checkpoint_to=path,
+        on_event=steps_done.append,
+        should_stop=lambda: len(steps_done) >= 80 + 2,
+    )  # 2 epochs: 80 steps
     assert interrupted.status == "stopped" and len(interrupted.epochs) == 2
     resumed = train(config, resume_from=path)
     assert [s.lr for s in resumed.steps] == [s.lr for s in straight.steps]

@@ -23,8 +23,10 @@ def run_cli(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, s
 
 
 def test_run_json_has_the_documented_keys(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(["run", "--epochs", "2", "--batch-size", "64", "--lr", "0.002",
-                            "--seed", "3", "--json"], capsys)
+    code, out, _ = run_cli(
+        ["run", "--epochs", "2", "--batch-size", "64", "--lr", "0.002", "--seed", "3", "--json"],
+        capsys,
+    )
     assert code == 0
     payload = json.loads(out)
     assert set(payload) >= RUN_KEYS
@@ -51,8 +53,19 @@ def test_variants_json(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_compare_json(capsys: pytest.CaptureFixture[str]) -> None:
-    code, out, _ = run_cli(["compare", "--variant", "lr_too_high", "--variant",
-                            "swapped_loss_args", "--epochs", "2", "--json"], capsys)
+    code, out, _ = run_cli(
+        [
+            "compare",
+            "--variant",
+            "lr_too_high",
+            "--variant",
+            "swapped_loss_args",
+            "--epochs",
+            "2",
+            "--json",
+        ],
+        capsys,
+    )
     payload = json.loads(out)
     assert code == 0 and payload["baseline"]["variant"] is None
     high, swapped = payload["variants"]
@@ -62,11 +75,13 @@ def test_compare_json(capsys: pytest.CaptureFixture[str]) -> None:
     assert swapped["diagnosis"]["label"] == "crashed"
 
 
-def test_diagnose_file_and_stdin(tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_diagnose_file_and_stdin(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     log = tmp_path / "log.csv"
-    log.write_text("epoch,train_loss,val_loss\n1,0.90,0.63\n2,0.50,0.60\n3,0.30,0.66\n"
-                   "4,0.18,0.82\n")
+    log.write_text(
+        "epoch,train_loss,val_loss\n1,0.90,0.63\n2,0.50,0.60\n3,0.30,0.66\n4,0.18,0.82\n"
+    )
     code, out, _ = run_cli(["diagnose", str(log), "--json"], capsys)
     assert code == 0 and json.loads(out)["diagnosis"]["label"] == "overfitting"
     monkeypatch.setattr(sys, "stdin", io.StringIO(log.read_text()))
@@ -80,21 +95,25 @@ def test_export_writes_a_script(capsys: pytest.CaptureFixture[str]) -> None:
     compile(out, "script.py", "exec")
 
 
-@pytest.mark.parametrize(("args", "reason"), [
-    (["run", "--epochs", "0"], "epochs = 0 is not allowed"),
-    (["run", "--epochs", "many"], "invalid int value"),
-    (["run", "--lr", "-1"], "lr = -1.0 is not allowed"),
-    (["run", "--dataset", "imagenet"], "invalid choice"),
-    (["run", "--hidden", "12,x"], "comma-separated layer widths"),
-    (["run", "--variant", "nope"], "unknown variant 'nope'"),
-    (["compare", "--epochs", "2"], "--variant"),
-    (["diagnose", "/no/such/file.csv"], "No such file"),
-    (["run", "--resume", "/no/such/ckpt.pt"], "no checkpoint"),
-    (["export", "--dataset", "moons"], "export supports"),
-    ([], "required"),
-])
-def test_bad_input_exits_2_with_one_line(args: list[str], reason: str,
-                                         capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["run", "--epochs", "0"], "epochs = 0 is not allowed"),
+        (["run", "--epochs", "many"], "invalid int value"),
+        (["run", "--lr", "-1"], "lr = -1.0 is not allowed"),
+        (["run", "--dataset", "imagenet"], "invalid choice"),
+        (["run", "--hidden", "12,x"], "comma-separated layer widths"),
+        (["run", "--variant", "nope"], "unknown variant 'nope'"),
+        (["compare", "--epochs", "2"], "--variant"),
+        (["diagnose", "/no/such/file.csv"], "No such file"),
+        (["run", "--resume", "/no/such/ckpt.pt"], "no checkpoint"),
+        (["export", "--dataset", "moons"], "export supports"),
+        ([], "required"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(
+    args: list[str], reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out, err = run_cli(args, capsys)
     assert code == 2 and out == ""
     assert reason in err and len(err.strip().splitlines()) == 1
@@ -109,7 +128,10 @@ def test_bad_csv_gets_a_clear_message(tmp_path: Path, capsys: pytest.CaptureFixt
 
 def test_missing_dataset_as_a_real_process(tmp_path: Path) -> None:
     finished = subprocess.run(
-        [sys.executable, "-m", "engine", "run", "--dataset", "mnist", "--data-dir",
-         str(tmp_path)], capture_output=True, text=True, timeout=120)
+        [sys.executable, "-m", "engine", "run", "--dataset", "mnist", "--data-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert finished.returncode == 2 and "Traceback" not in finished.stderr
     assert "digits" in finished.stderr and finished.stdout == ""

@@ -11,8 +11,11 @@ from engine.variants import UnknownVariantError
 
 def test_compare_pairs_runs_and_streams_labelled_events() -> None:
     labels: set[str] = set()
-    result = compare(default_config(epochs=2), ["lr_too_high", "dropout_in_eval"],
-                     on_event=lambda label, record: labels.add(label))
+    result = compare(
+        default_config(epochs=2),
+        ["lr_too_high", "dropout_in_eval"],
+        on_event=lambda label, record: labels.add(label),
+    )
     assert labels == {"baseline", "lr_too_high", "reference", "dropout_in_eval"}
     high, dropout = result.variants
     assert high.reference is result.baseline

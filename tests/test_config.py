@@ -37,8 +37,9 @@ def test_configs_are_hashable_and_equal_by_value() -> None:
         ("shuffle", "yes", "true or false"),
     ],
 )
-def test_bad_values_name_the_field_the_value_and_the_range(field: str, value: object,
-                                                           allowed: str) -> None:
+def test_bad_values_name_the_field_the_value_and_the_range(
+    field: str, value: object, allowed: str
+) -> None:
     with pytest.raises(ConfigError) as caught:
         default_config().replace(**{field: value})
     message = str(caught.value)

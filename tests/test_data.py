@@ -94,8 +94,9 @@ def test_missing_mnist_names_the_embedded_fallback(tmp_path: Path) -> None:
     assert os.listdir(tmp_path) == []
 
 
-def test_failed_download_leaves_nothing_behind(tmp_path: Path,
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_failed_download_leaves_nothing_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from torchvision import datasets
 
     def offline(root: str, train: bool, download: bool) -> None:

@@ -15,8 +15,9 @@ CHART = "vega_lite_chart"  # the element type st.altair_chart produces
 
 def render(lesson_id: str) -> AppTest:
     """Run one demo as its own Streamlit script and fail on any exception it shows."""
-    app = AppTest.from_string(f"from ui.demos import DEMOS\nDEMOS[{lesson_id!r}]()",
-                              default_timeout=60)
+    app = AppTest.from_string(
+        f"from ui.demos import DEMOS\nDEMOS[{lesson_id!r}]()", default_timeout=60
+    )
     return check(app.run())
 
 
@@ -36,8 +37,10 @@ def test_registry_covers_the_lessons_with_visuals() -> None:
         assert callable(demo)
 
 
-@pytest.mark.parametrize(("lesson_id", "charts"), [
-    ("1.1", 0), ("1.2", 2), ("1.3", 1), ("1.4", 2), ("1.5", 1), ("3.6", 3)])
+@pytest.mark.parametrize(
+    ("lesson_id", "charts"),
+    [("1.1", 0), ("1.2", 2), ("1.3", 1), ("1.4", 2), ("1.5", 1), ("3.6", 3)],
+)
 def test_every_demo_renders_its_charts(lesson_id: str, charts: int) -> None:
     app = render(lesson_id)
     assert len(app.get(CHART)) == charts
@@ -112,8 +115,10 @@ def test_1_5_flags_the_wrong_gradient_and_reports_gradcheck() -> None:
     table = app.dataframe[0].value
     assert len(table) == 6
     assert (~table.passes).sum() == 1
-    assert [s.value for s in app.success] == ["autograd's own backward: passes",
-                                              "hand-written backward (correct): passes"]
+    assert [s.value for s in app.success] == [
+        "autograd's own backward: passes",
+        "hand-written backward (correct): passes",
+    ]
     assert [e.value for e in app.error] == ["hand-written backward (forgot the 2): fails"]
 
 

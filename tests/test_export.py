@@ -23,24 +23,37 @@ def run_script(text: str, folder: Path) -> subprocess.CompletedProcess[str]:
     path = folder / "exported.py"
     path.write_text(text)
     # Run from an empty folder with no project on the path: torch and sklearn only.
-    return subprocess.run([sys.executable, "-I", str(path)], capture_output=True, text=True,
-                           cwd=folder, timeout=180)
+    return subprocess.run(
+        [sys.executable, "-I", str(path)], capture_output=True, text=True, cwd=folder, timeout=180
+    )
 
 
 def same(a: float, b: float) -> bool:
     return (math.isnan(a) and math.isnan(b)) or abs(a - b) <= 1e-4 * max(1.0, abs(b))
 
 
-@pytest.mark.parametrize("variant_id", [None, "lr_too_high", "no_shuffle", "tiny_subset",
-                                        "no_zero_grad", "softmax_before_ce", "dropout_in_eval",
-                                        "labels_misaligned", "exploding_gradients"])
+@pytest.mark.parametrize(
+    "variant_id",
+    [
+        None,
+        "lr_too_high",
+        "no_shuffle",
+        "tiny_subset",
+        "no_zero_grad",
+        "softmax_before_ce",
+        "dropout_in_eval",
+        "labels_misaligned",
+        "exploding_gradients",
+    ],
+)
 def test_exported_script_reproduces_the_engine(variant_id: str | None, tmp_path: Path) -> None:
     baseline = default_config(epochs=EPOCHS)
     text = export_script(baseline, variant_id)
     finished = run_script(text, tmp_path)
     assert finished.returncode == 0, finished.stderr
-    printed = [(int(e), float(tl), float(vl)) for e, tl, _, vl in EPOCH_LINE.findall(
-        finished.stdout)]
+    printed = [
+        (int(e), float(tl), float(vl)) for e, tl, _, vl in EPOCH_LINE.findall(finished.stdout)
+    ]
     engine = train(baseline if variant_id is None else apply_variant(baseline, variant_id))
     assert len(printed) == len(engine.epochs) >= 1
     for (epoch, train_loss, val_loss), record in zip(printed, engine.epochs, strict=True):
@@ -66,9 +79,18 @@ def test_every_variant_exports_with_its_bug_marked(variant_id: str) -> None:
 
 def test_behaviour_bugs_show_the_very_lines_that_run() -> None:
     healthy = export_script(default_config())
-    for variant_id in ("no_zero_grad", "no_step", "swapped_loss_args", "softmax_before_ce",
-                       "dropout_in_eval", "unregistered_layers", "leaky_validation",
-                       "logging_tensors", "labels_misaligned", "zero_grad_after_backward"):
+    for variant_id in (
+        "no_zero_grad",
+        "no_step",
+        "swapped_loss_args",
+        "softmax_before_ce",
+        "dropout_in_eval",
+        "unregistered_layers",
+        "leaky_validation",
+        "logging_tensors",
+        "labels_misaligned",
+        "zero_grad_after_backward",
+    ):
         variant = get_variant(variant_id)
         assert replace_block(healthy, variant.healthy_code, variant.broken_code, variant_id)
 

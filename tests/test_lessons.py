@@ -24,14 +24,20 @@ from lessons.lesson_file import (
 ROOT = Path(__file__).resolve().parent.parent
 WRITTEN = [lesson.id for lesson in CURRICULUM if has_content(lesson.id)]
 REQUIRED = {"1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "3.6"}
-SOLUTIONS = sorted({exercise.solution for lesson_id in WRITTEN
-                    for exercise in load_lesson(lesson_path(lesson_id)).exercises})
+SOLUTIONS = sorted(
+    {
+        exercise.solution
+        for lesson_id in WRITTEN
+        for exercise in load_lesson(lesson_path(lesson_id)).exercises
+    }
+)
 
 
 def test_module_one_and_the_model_lesson_are_written() -> None:
     assert set(WRITTEN) >= REQUIRED
     assert sorted(p.name for p in CONTENT.glob("*.md")) == sorted(
-        lesson_path(i).name for i in WRITTEN)  # no stray files the app would not show
+        lesson_path(i).name for i in WRITTEN
+    )  # no stray files the app would not show
 
 
 @pytest.mark.parametrize("lesson_id", WRITTEN)
@@ -78,12 +84,21 @@ def test_a_malformed_lesson_names_what_is_wrong(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=lambda p: p.name)
 def test_solution_runs_and_prints_what_the_lesson_expects(solution: Path) -> None:
-    expected = [exercise.expect for lesson_id in WRITTEN
-                for exercise in load_lesson(lesson_path(lesson_id)).exercises
-                if exercise.solution == solution]
+    expected = [
+        exercise.expect
+        for lesson_id in WRITTEN
+        for exercise in load_lesson(lesson_path(lesson_id)).exercises
+        if exercise.solution == solution
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    finished = subprocess.run([sys.executable, str(solution)], capture_output=True, text=True,
-                              cwd=ROOT, env=env, timeout=240)
+    finished = subprocess.run(
+        [sys.executable, str(solution)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=env,
+        timeout=240,
+    )
     assert finished.returncode == 0, finished.stderr[-2000:]
     for text in expected:
         assert text in finished.stdout

@@ -23,6 +23,7 @@ def test_a_crashing_loop_is_an_answer_not_an_exception() -> None:
 
 
 def test_a_negative_loss_is_called_impossible() -> None:
-    result = overfit_one_batch(apply_variant(default_config(), "swapped_loss_args_one_hot"),
-                               steps=50)
+    result = overfit_one_batch(
+        apply_variant(default_config(), "swapped_loss_args_one_hot"), steps=50
+    )
     assert not result.learned and "negative" in result.verdict

@@ -52,15 +52,17 @@ def test_linear_data_is_a_seeded_noisy_line() -> None:
 
 
 @pytest.mark.parametrize(("w", "b"), [(0.0, 0.0), (0.5, -1.0), (3.0, 2.0), (-4.0, 7.5)])
-def test_hand_gradients_match_autograd(data: tuple[torch.Tensor, torch.Tensor], w: float,
-                                       b: float) -> None:
+def test_hand_gradients_match_autograd(
+    data: tuple[torch.Tensor, torch.Tensor], w: float, b: float
+) -> None:
     by_hand = mse_gradients_by_hand(*data, w, b)
     by_autograd = mse_gradients_autograd(*data, w, b)
     assert by_hand == pytest.approx(by_autograd, abs=1e-5)
 
 
-def test_fit_by_hand_follows_the_same_path_as_autograd(data: tuple[torch.Tensor, torch.Tensor]
-                                                       ) -> None:
+def test_fit_by_hand_follows_the_same_path_as_autograd(
+    data: tuple[torch.Tensor, torch.Tensor],
+) -> None:
     hand = fit_by_hand(*data, lr=0.1, steps=60)
     auto = fit_with_autograd(*data, lr=0.1, steps=60)
     assert len(hand) == len(auto) == 61
@@ -126,7 +128,8 @@ def test_zig_zag_overshoots_and_smooth_does_not(data: tuple[torch.Tensor, torch.
 
 
 def test_descent_path_stops_at_the_first_non_finite_point(
-        data: tuple[torch.Tensor, torch.Tensor]) -> None:
+    data: tuple[torch.Tensor, torch.Tensor],
+) -> None:
     x, y = data
     path = descent_path(x, y, 10 * largest_stable_lr(x), steps=2000, start=(0.0, 0.0))
     assert list(path.columns) == ["step", "w", "b", "loss"]
@@ -143,13 +146,15 @@ def curves(data: tuple[torch.Tensor, torch.Tensor]) -> pd.DataFrame:
 
 
 def test_batch_size_curves_count_updates_per_mode(curves: pd.DataFrame) -> None:
-    assert list(curves.columns) == ["mode", "batch_size", "update", "epoch", "loss",
-                                    "batch_loss"]
+    assert list(curves.columns) == ["mode", "batch_size", "update", "epoch", "loss", "batch_loss"]
     updates = curves.groupby("batch_size")["update"].max().to_dict()
     assert updates == {100: 4, 1: 400, 16: 4 * math.ceil(100 / 16)}
     assert (curves.groupby("batch_size")["epoch"].max() == 4).all()
     assert list(dict.fromkeys(curves["mode"])) == [
-        "full batch (B=100)", "stochastic (B=1)", "mini-batch (B=16)"]
+        "full batch (B=100)",
+        "stochastic (B=1)",
+        "mini-batch (B=16)",
+    ]
     starts = curves[curves["update"] == 0]
     assert starts.loss.nunique() == 1  # every mode starts from the same (w, b)
 
@@ -158,8 +163,9 @@ def test_more_updates_per_epoch_is_faster_but_noisier(curves: pd.DataFrame) -> N
     def mode(size: int) -> pd.DataFrame:
         return curves[curves.batch_size == size]
 
-    after_one_epoch = {size: float(mode(size)[mode(size).epoch <= 1].loss.iloc[-1])
-                       for size in (100, 1, 16)}
+    after_one_epoch = {
+        size: float(mode(size)[mode(size).epoch <= 1].loss.iloc[-1]) for size in (100, 1, 16)
+    }
     assert after_one_epoch[1] < after_one_epoch[16] < after_one_epoch[100]
     raised = {size: float((mode(size).loss.diff().dropna() > 0).mean()) for size in (100, 1, 16)}
     assert raised[100] == 0  # the full-batch gradient always points downhill here
@@ -187,8 +193,7 @@ def test_finite_differences_agree_with_autograd_on_a_matrix() -> None:
 
     table = finite_difference_check(loss, [weight, bias], names=["weight", "bias"])
     assert len(table) == 6 + 2
-    assert list(table.columns[:5]) == ["parameter", "index", "numerical", "analytical",
-                                       "abs_error"]
+    assert list(table.columns[:5]) == ["parameter", "index", "numerical", "analytical", "abs_error"]
     assert table.passes.all()
     assert table.abs_error.max() < 1e-5
     # Central differences err by about eps^2 times the third derivative: 100x smaller eps,
@@ -209,27 +214,34 @@ def test_the_check_catches_the_wrong_hand_gradient_and_only_it() -> None:
 
 def test_gradcheck_passes_autograd_and_the_right_backward_only() -> None:
     verdicts = wrong_gradient_example().gradcheck
-    assert verdicts == {"autograd's own backward": True,
-                        "hand-written backward (correct)": True,
-                        "hand-written backward (forgot the 2)": False}
+    assert verdicts == {
+        "autograd's own backward": True,
+        "hand-written backward (correct)": True,
+        "hand-written backward (forgot the 2)": False,
+    }
 
 
 def test_gradcheck_directly_in_float64(data: tuple[torch.Tensor, torch.Tensor]) -> None:
     loss = regression.mse_of_parameters(*data)
-    point = (torch.tensor(0.5, dtype=torch.float64, requires_grad=True),
-             torch.tensor(-1.0, dtype=torch.float64, requires_grad=True))
+    point = (
+        torch.tensor(0.5, dtype=torch.float64, requires_grad=True),
+        torch.tensor(-1.0, dtype=torch.float64, requires_grad=True),
+    )
     assert torch.autograd.gradcheck(loss, point)
 
 
 # --- iterations ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("n", "b", "epochs", "expected"), [
-    (60_000, 64, 3, (938, 2814)),  # MNIST: the last batch holds 32 examples
-    (100, 10, 2, (10, 20)),
-    (10, 64, 5, (1, 5)),  # a batch larger than the data is one batch
-    (1, 1, 1, (1, 1)),
-])
+@pytest.mark.parametrize(
+    ("n", "b", "epochs", "expected"),
+    [
+        (60_000, 64, 3, (938, 2814)),  # MNIST: the last batch holds 32 examples
+        (100, 10, 2, (10, 20)),
+        (10, 64, 5, (1, 5)),  # a batch larger than the data is one batch
+        (1, 1, 1, (1, 1)),
+    ],
+)
 def test_iterations(n: int, b: int, epochs: int, expected: tuple[int, int]) -> None:
     assert iterations(n, b, epochs) == expected
 
@@ -241,10 +253,15 @@ def test_iterations_cover_every_example_exactly_once(n: int, b: int, epochs: int
     assert total == epochs * per_epoch
 
 
-@pytest.mark.parametrize(("args", "field"), [((0, 1, 1), "n_examples"),
-                                             ((10, 0, 1), "batch_size"),
-                                             ((10, 2, -1), "epochs"),
-                                             ((10, 2.5, 1), "batch_size")])
+@pytest.mark.parametrize(
+    ("args", "field"),
+    [
+        ((0, 1, 1), "n_examples"),
+        ((10, 0, 1), "batch_size"),
+        ((10, 2, -1), "epochs"),
+        ((10, 2.5, 1), "batch_size"),
+    ],
+)
 def test_iterations_rejects_bad_values(args: tuple, field: str) -> None:
     with pytest.raises(ValueError, match=field):
         iterations(*args)

@@ -23,11 +23,25 @@ from engine.variants import UnknownVariantError, all_variants, apply_variant, ge
 LN10 = math.log(10)
 # Every variant named in shared/FAILURES.md.
 FAILURES_IDS = {
-    "lr_too_high", "lr_too_low", "no_shuffle", "swapped_loss_args", "tiny_subset",
-    "no_zero_grad", "softmax_before_ce", "dropout_in_eval", "labels_misaligned", "no_step",
-    "zero_grad_after_backward", "unregistered_layers", "mse_for_classification",
-    "unnormalized_inputs", "zero_init", "vanishing_gradients", "exploding_gradients",
-    "leaky_validation", "logging_tensors",
+    "lr_too_high",
+    "lr_too_low",
+    "no_shuffle",
+    "swapped_loss_args",
+    "tiny_subset",
+    "no_zero_grad",
+    "softmax_before_ce",
+    "dropout_in_eval",
+    "labels_misaligned",
+    "no_step",
+    "zero_grad_after_backward",
+    "unregistered_layers",
+    "mse_for_classification",
+    "unnormalized_inputs",
+    "zero_init",
+    "vanishing_gradients",
+    "exploding_gradients",
+    "leaky_validation",
+    "logging_tensors",
 }
 
 
@@ -41,8 +55,13 @@ def val_acc(run: RunResult) -> float:
 
 def test_catalogue_covers_every_documented_failure() -> None:
     assert set(all_variants()) >= FAILURES_IDS
-    assert list(all_variants())[:5] == ["lr_too_high", "lr_too_low", "no_shuffle",
-                                        "swapped_loss_args", "tiny_subset"]
+    assert list(all_variants())[:5] == [
+        "lr_too_high",
+        "lr_too_low",
+        "no_shuffle",
+        "swapped_loss_args",
+        "tiny_subset",
+    ]
 
 
 @pytest.mark.parametrize("variant_id", sorted(all_variants()))
@@ -74,8 +93,14 @@ def test_baseline_is_healthy(catalogue: Comparison) -> None:
 
 def test_same_starting_weights_give_the_same_first_loss(catalogue: Comparison) -> None:
     first = catalogue.baseline.steps[0].loss
-    for variant_id in ("lr_too_high", "lr_too_low", "no_zero_grad", "no_step",
-                       "unregistered_layers", "logging_tensors"):
+    for variant_id in (
+        "lr_too_high",
+        "lr_too_low",
+        "no_zero_grad",
+        "no_step",
+        "unregistered_layers",
+        "logging_tensors",
+    ):
         assert pair(catalogue, variant_id).result.steps[0].loss == first
 
 
@@ -123,8 +148,7 @@ def test_swapped_loss_args_crash_is_a_result_with_an_explanation(catalogue: Comp
 def test_swapped_loss_args_with_one_hot_labels_goes_negative(catalogue: Comparison) -> None:
     run = pair(catalogue, "swapped_loss_args_one_hot").result
     assert run.epochs[0].train_loss < -1 and run.epochs[-1].train_loss < run.epochs[0].train_loss
-    onto_one_hot_baseline = apply_variant(default_config(one_hot_labels=True),
-                                          "swapped_loss_args")
+    onto_one_hot_baseline = apply_variant(default_config(one_hot_labels=True), "swapped_loss_args")
     assert onto_one_hot_baseline.one_hot_labels
 
 
@@ -170,8 +194,10 @@ def test_missing_update_leaves_weights_unchanged(catalogue: Comparison, variant_
     run = pair(catalogue, variant_id).result
     assert len({e.train_loss for e in run.epochs}) == 1
     fresh = build_parts(run.config).model
-    assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(),
-                                                  run.model.state_dict().values(), strict=True))
+    assert all(
+        torch.equal(a, b)
+        for a, b in zip(fresh.state_dict().values(), run.model.state_dict().values(), strict=True)
+    )
     if variant_id == "zero_grad_after_backward":
         assert all(s.grad_norm == 0 for s in run.steps)
 
@@ -224,8 +250,13 @@ def test_logging_tensors_grows_memory(catalogue: Comparison) -> None:
     assert [e.train_loss for e in run.epochs] == [e.train_loss for e in catalogue.baseline.epochs]
     # Resident memory is per process and the allocator reuses what earlier tests freed, so
     # measure in a fresh process: every kept loss holds its autograd graph, a few kB a step.
-    finished = subprocess.run([sys.executable, "-c", GROWTH_SCRIPT], capture_output=True,
-                              text=True, timeout=180, cwd=Path(__file__).parent.parent)
+    finished = subprocess.run(
+        [sys.executable, "-c", GROWTH_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=180,
+        cwd=Path(__file__).parent.parent,
+    )
     healthy, leaking = map(float, finished.stdout.split())
     assert leaking > 2 and leaking > healthy + 2, (healthy, leaking)
 

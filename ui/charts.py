@@ -30,8 +30,14 @@ class RunCurves:
 
     def identity(self) -> tuple[object, ...]:
         last = self.steps[-1].loss if self.steps else None
-        return (self.label, self.config_key, len(self.steps), len(self.epochs), last,
-                self.diverged_at_step)
+        return (
+            self.label,
+            self.config_key,
+            len(self.steps),
+            len(self.epochs),
+            last,
+            self.diverged_at_step,
+        )
 
 
 def colour_scale(labels: Sequence[str]) -> alt.Scale:
@@ -50,8 +56,13 @@ def colour_scale(labels: Sequence[str]) -> alt.Scale:
 
 def step_frame(runs: Sequence[RunCurves]) -> pd.DataFrame:
     """Per-step loss and gradient norm, one row per run and step (thinned on long runs)."""
-    columns: dict[str, list[object]] = {"run": [], "step": [], "epoch": [], "loss": [],
-                                        "grad_norm": []}
+    columns: dict[str, list[object]] = {
+        "run": [],
+        "step": [],
+        "epoch": [],
+        "loss": [],
+        "grad_norm": [],
+    }
     for run in runs:
         stride = max(1, math.ceil(len(run.steps) / MAX_POINTS_PER_RUN))
         kept = run.steps[::stride]
@@ -69,9 +80,15 @@ def epoch_frame(runs: Sequence[RunCurves]) -> pd.DataFrame:
     for run in runs:
         for e in run.epochs:
             for split in ("train", "val"):
-                rows.append({"run": run.label, "epoch": e.epoch, "split": split,
-                             "loss": _finite(getattr(e, f"{split}_loss")),
-                             "acc": _finite(getattr(e, f"{split}_acc"))})
+                rows.append(
+                    {
+                        "run": run.label,
+                        "epoch": e.epoch,
+                        "split": split,
+                        "loss": _finite(getattr(e, f"{split}_loss")),
+                        "acc": _finite(getattr(e, f"{split}_acc")),
+                    }
+                )
     return pd.DataFrame(rows, columns=["run", "epoch", "split", "loss", "acc"])
 
 
@@ -99,16 +116,25 @@ def _reference_lines(ln_k: float | None, diverged: dict[str, int], x: str) -> li
         rule = pd.DataFrame({"y": [ln_k], "text": [f"ln K = {ln_k:.2f} (chance)"]})
         base = alt.Chart(rule)
         layers.append(base.mark_rule(strokeDash=[6, 4], color="#475569").encode(y="y:Q"))
-        layers.append(base.mark_text(align="left", dx=4, dy=-6, color="#475569",
-                                     fontSize=11).encode(y="y:Q", text="text:N",
-                                                         x=alt.value(0)))
+        layers.append(
+            base.mark_text(align="left", dx=4, dy=-6, color="#475569", fontSize=11).encode(
+                y="y:Q", text="text:N", x=alt.value(0)
+            )
+        )
     if diverged and x == "step":
-        marks = pd.DataFrame([{"step": s, "run": r, "text": f"{r}: diverged here (NaN/inf)"}
-                              for r, s in diverged.items()])
+        marks = pd.DataFrame(
+            [
+                {"step": s, "run": r, "text": f"{r}: diverged here (NaN/inf)"}
+                for r, s in diverged.items()
+            ]
+        )
         base = alt.Chart(marks)
         layers.append(base.mark_rule(color="#b91c1c", strokeWidth=2).encode(x="step:Q"))
-        layers.append(base.mark_text(align="left", dx=4, dy=8, color="#b91c1c", fontSize=11)
-                      .encode(x="step:Q", y=alt.value(0), text="text:N"))
+        layers.append(
+            base.mark_text(align="left", dx=4, dy=8, color="#b91c1c", fontSize=11).encode(
+                x="step:Q", y=alt.value(0), text="text:N"
+            )
+        )
     return layers
 
 
@@ -117,23 +143,28 @@ def _epoch_readout(frame: pd.DataFrame, labels: Sequence[str], name: str) -> alt
     that epoch. Per epoch only (a few dozen x values): nearest-point search over every step
     of every run made the browser noticeably slower."""
     val = frame[frame["split"] == "val"]
-    wide = val.pivot_table(index="epoch", columns="run", values=["loss", "acc"],
-                           aggfunc="first")
+    wide = val.pivot_table(index="epoch", columns="run", values=["loss", "acc"], aggfunc="first")
     wide.columns = [f"{run} val {metric}" for metric, run in wide.columns]
     wide = wide.reset_index()
-    hover = alt.selection_point(fields=["epoch"], nearest=True, on="pointerover",
-                                empty=False, name=name)
+    hover = alt.selection_point(
+        fields=["epoch"], nearest=True, on="pointerover", empty=False, name=name
+    )
     tooltip = [alt.Tooltip("epoch:Q", title="Epoch")]
     for label in labels:
         for metric in ("loss", "acc"):
             column = f"{label} val {metric}"
             if column in wide.columns:
                 tooltip.append(alt.Tooltip(f"{column}:Q", format=".4g"))
-    return alt.Chart(wide).mark_rule(color="#94a3b8", strokeWidth=6).encode(
-        x="epoch:Q",
-        opacity=alt.condition(hover, alt.value(0.35), alt.value(0)),
-        tooltip=tooltip,
-    ).add_params(hover)
+    return (
+        alt.Chart(wide)
+        .mark_rule(color="#94a3b8", strokeWidth=6)
+        .encode(
+            x="epoch:Q",
+            opacity=alt.condition(hover, alt.value(0.35), alt.value(0)),
+            tooltip=tooltip,
+        )
+        .add_params(hover)
+    )
 
 
 CHART_TITLES = {
@@ -144,8 +175,9 @@ CHART_TITLES = {
 }
 
 
-def step_loss_chart(runs: Sequence[RunCurves], n_classes: int | None,
-                    frame: pd.DataFrame | None = None) -> alt.LayerChart:
+def step_loss_chart(
+    runs: Sequence[RunCurves], n_classes: int | None, frame: pd.DataFrame | None = None
+) -> alt.LayerChart:
     """Training loss of every mini-batch, all runs on one log-scale axis."""
     frame = step_frame(runs) if frame is None else frame
     labels = [r.label for r in runs]
@@ -153,21 +185,31 @@ def step_loss_chart(runs: Sequence[RunCurves], n_classes: int | None,
     scale = _loss_scale(frame["loss"])
     if scale.type == "log":  # log(0) has no place on the axis: drop exact zeros
         frame = frame[frame["loss"].fillna(0) > 0]
-    line = alt.Chart(frame).mark_line(strokeWidth=1.4).encode(
-        x=alt.X("step:Q", title="Step (one mini-batch update)"),
-        y=alt.Y("loss:Q", title="Loss on the batch", scale=scale),
-        color=alt.Color("run:N", title="Run", scale=colour_scale(labels),
-                        legend=alt.Legend(orient="bottom", columns=3, labelLimit=220)),
-        opacity=alt.condition(focus, alt.value(0.95), alt.value(0.12)),
-    ).add_params(focus)
+    line = (
+        alt.Chart(frame)
+        .mark_line(strokeWidth=1.4)
+        .encode(
+            x=alt.X("step:Q", title="Step (one mini-batch update)"),
+            y=alt.Y("loss:Q", title="Loss on the batch", scale=scale),
+            color=alt.Color(
+                "run:N",
+                title="Run",
+                scale=colour_scale(labels),
+                legend=alt.Legend(orient="bottom", columns=3, labelLimit=220),
+            ),
+            opacity=alt.condition(focus, alt.value(0.95), alt.value(0.12)),
+        )
+        .add_params(focus)
+    )
     diverged = {r.label: r.diverged_at_step for r in runs if r.diverged_at_step}
     ln_k = math.log(n_classes) if n_classes else None
     layers = [line, *_reference_lines(ln_k, diverged, "step")]
     return alt.layer(*layers).properties(height=300)
 
 
-def epoch_chart(runs: Sequence[RunCurves], metric: str, n_classes: int | None,
-                frame: pd.DataFrame | None = None) -> alt.LayerChart:
+def epoch_chart(
+    runs: Sequence[RunCurves], metric: str, n_classes: int | None, frame: pd.DataFrame | None = None
+) -> alt.LayerChart:
     """Train (solid) and validation (dashed) loss or accuracy per epoch, all runs."""
     frame = epoch_frame(runs) if frame is None else frame
     labels = [r.label for r in runs]
@@ -177,17 +219,29 @@ def epoch_chart(runs: Sequence[RunCurves], metric: str, n_classes: int | None,
     scale = _loss_scale(frame["loss"]) if is_loss else alt.Scale(domain=[0, 1])
     if is_loss and scale.type == "log":
         frame = frame[frame["loss"].fillna(0) > 0]
-    line = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(size=28)).encode(
-        x=alt.X("epoch:Q", title="Epoch", axis=alt.Axis(tickMinStep=1, format="d")),
-        y=alt.Y(f"{metric}:Q", title=y_title, scale=scale),
-        color=alt.Color("run:N", title="Run", scale=colour_scale(labels),
-                        legend=alt.Legend(orient="bottom", columns=3, labelLimit=220)),
-        strokeDash=alt.StrokeDash("split:N", title="Split",
-                                  scale=alt.Scale(domain=["train", "val"], range=[[1, 0], [5, 3]]),
-                                  legend=alt.Legend(orient="bottom", columns=3, labelLimit=220)),
-        opacity=alt.condition(focus, alt.value(0.95), alt.value(0.12)),
-        tooltip=["run:N", "epoch:Q", "split:N", alt.Tooltip(f"{metric}:Q", format=".4g")],
-    ).add_params(focus)
+    line = (
+        alt.Chart(frame)
+        .mark_line(point=alt.OverlayMarkDef(size=28))
+        .encode(
+            x=alt.X("epoch:Q", title="Epoch", axis=alt.Axis(tickMinStep=1, format="d")),
+            y=alt.Y(f"{metric}:Q", title=y_title, scale=scale),
+            color=alt.Color(
+                "run:N",
+                title="Run",
+                scale=colour_scale(labels),
+                legend=alt.Legend(orient="bottom", columns=3, labelLimit=220),
+            ),
+            strokeDash=alt.StrokeDash(
+                "split:N",
+                title="Split",
+                scale=alt.Scale(domain=["train", "val"], range=[[1, 0], [5, 3]]),
+                legend=alt.Legend(orient="bottom", columns=3, labelLimit=220),
+            ),
+            opacity=alt.condition(focus, alt.value(0.95), alt.value(0.12)),
+            tooltip=["run:N", "epoch:Q", "split:N", alt.Tooltip(f"{metric}:Q", format=".4g")],
+        )
+        .add_params(focus)
+    )
     layers: list[alt.Chart] = [line]
     if not frame.empty:
         layers.append(_epoch_readout(frame, labels, f"hover_{metric}"))
@@ -195,32 +249,41 @@ def epoch_chart(runs: Sequence[RunCurves], metric: str, n_classes: int | None,
         layers += _reference_lines(math.log(n_classes), {}, "epoch")
     if not is_loss and n_classes:
         chance = pd.DataFrame({"y": [1 / n_classes]})
-        layers.append(alt.Chart(chance).mark_rule(strokeDash=[6, 4], color="#475569")
-                      .encode(y="y:Q"))
+        layers.append(
+            alt.Chart(chance).mark_rule(strokeDash=[6, 4], color="#475569").encode(y="y:Q")
+        )
     return alt.layer(*layers).properties(height=300)
 
 
-def grad_norm_chart(runs: Sequence[RunCurves],
-                    frame: pd.DataFrame | None = None) -> alt.LayerChart:
+def grad_norm_chart(runs: Sequence[RunCurves], frame: pd.DataFrame | None = None) -> alt.LayerChart:
     """Total gradient norm at every step, log scale: exploding and vanishing both show."""
     frame = step_frame(runs) if frame is None else frame
     labels = [r.label for r in runs]
     focus = _legend_focus("focus_grad")
     positive = frame[frame["grad_norm"].fillna(0) > 0]
-    line = alt.Chart(positive).mark_line(strokeWidth=1.2).encode(
-        x=alt.X("step:Q", title="Step (one mini-batch update)"),
-        y=alt.Y("grad_norm:Q", title="Gradient norm ‖∇L‖",
-                scale=alt.Scale(type="log")),
-        color=alt.Color("run:N", title="Run", scale=colour_scale(labels),
-                        legend=alt.Legend(orient="bottom", columns=3, labelLimit=220)),
-        opacity=alt.condition(focus, alt.value(0.95), alt.value(0.12)),
-        tooltip=["run:N", "step:Q", alt.Tooltip("grad_norm:Q", format=".3g")],
-    ).add_params(focus)
+    line = (
+        alt.Chart(positive)
+        .mark_line(strokeWidth=1.2)
+        .encode(
+            x=alt.X("step:Q", title="Step (one mini-batch update)"),
+            y=alt.Y("grad_norm:Q", title="Gradient norm ‖∇L‖", scale=alt.Scale(type="log")),
+            color=alt.Color(
+                "run:N",
+                title="Run",
+                scale=colour_scale(labels),
+                legend=alt.Legend(orient="bottom", columns=3, labelLimit=220),
+            ),
+            opacity=alt.condition(focus, alt.value(0.95), alt.value(0.12)),
+            tooltip=["run:N", "step:Q", alt.Tooltip("grad_norm:Q", format=".3g")],
+        )
+        .add_params(focus)
+    )
     return alt.layer(line).properties(height=300)
 
 
-def comparison_charts(runs: Sequence[RunCurves], n_classes: int | None
-                      ) -> dict[str, alt.LayerChart]:
+def comparison_charts(
+    runs: Sequence[RunCurves], n_classes: int | None
+) -> dict[str, alt.LayerChart]:
     """The four comparison charts, keyed like CHART_TITLES."""
     steps, epochs = step_frame(runs), epoch_frame(runs)  # each built once, drawn twice
     return {
@@ -241,5 +304,9 @@ def comparison_specs(runs: Sequence[RunCurves], n_classes: int | None) -> dict[s
     charts once and sharing the specs keeps the server's CPU for the sessions themselves.
     """
     key = (n_classes, *(run.identity() for run in runs))
-    return _SPECS.get(key, lambda: {name: chart.to_dict() for name, chart
-                                    in comparison_charts(runs, n_classes).items()})
+    return _SPECS.get(
+        key,
+        lambda: {
+            name: chart.to_dict() for name, chart in comparison_charts(runs, n_classes).items()
+        },
+    )

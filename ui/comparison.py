@@ -36,7 +36,8 @@ def prediction_widgets(variant_ids: Sequence[str], key: str) -> dict[str, str | 
     st.markdown("**Predict first.** What will each broken curve do? (optional)")
     for variant_id in variant_ids:
         guesses[variant_id] = st.segmented_control(
-            get_variant(variant_id).title, list(PREDICTIONS), key=f"{key}_guess_{variant_id}")
+            get_variant(variant_id).title, list(PREDICTIONS), key=f"{key}_guess_{variant_id}"
+        )
     return guesses
 
 
@@ -45,34 +46,42 @@ def record_history(results: dict[str, RunResult], key: str) -> None:
     history = st.session_state.setdefault(f"{key}_history", [])
     for label, result in results.items():
         summary = run_summary(result)
-        history.append({
-            "#": len(history) + 1,
-            "run": label,
-            "variant": result.config.variant or "—",
-            "dataset": result.config.dataset,
-            "lr": result.config.lr,
-            "batch": result.config.batch_size,
-            "epochs": result.config.epochs,
-            "seed": result.config.seed,
-            "diagnosis": diagnosis_of(result).label,
-            "best val acc": summary["best_val_acc"],
-            "seconds": round(result.seconds, 2),
-            "at": time.strftime("%H:%M:%S"),
-            "_result": result,
-        })
+        history.append(
+            {
+                "#": len(history) + 1,
+                "run": label,
+                "variant": result.config.variant or "—",
+                "dataset": result.config.dataset,
+                "lr": result.config.lr,
+                "batch": result.config.batch_size,
+                "epochs": result.config.epochs,
+                "seed": result.config.seed,
+                "diagnosis": diagnosis_of(result).label,
+                "best val acc": summary["best_val_acc"],
+                "seconds": round(result.seconds, 2),
+                "at": time.strftime("%H:%M:%S"),
+                "_result": result,
+            }
+        )
 
 
-def comparison_section(baseline: RunConfig, variant_ids: Sequence[str], key: str,
-                       autorun: bool = False) -> None:
+def comparison_section(
+    baseline: RunConfig, variant_ids: Sequence[str], key: str, autorun: bool = False
+) -> None:
     """Predict, Train (live), then the diagnoses, the code difference and the downloads.
 
     Results live in session state under `key`, so they survive reruns and page switches.
     """
     predictions = prediction_widgets(variant_ids, key)
     runs = runs_to_train(baseline, variant_ids)
-    start = st.button("Train", type="primary", key=f"{key}_train",
-                      icon=":material/play_arrow:", disabled=not variant_ids,
-                      help="Train the baseline and the broken variants side by side")
+    start = st.button(
+        "Train",
+        type="primary",
+        key=f"{key}_train",
+        icon=":material/play_arrow:",
+        disabled=not variant_ids,
+        help="Train the baseline and the broken variants side by side",
+    )
     if not variant_ids:
         st.info("Choose at least one broken variant to compare with the baseline.")
     if (start or autorun) and variant_ids:
@@ -83,8 +92,10 @@ def comparison_section(baseline: RunConfig, variant_ids: Sequence[str], key: str
         st.session_state.pop(f"{key}_pending", None)
         if results is not None:
             st.session_state[f"{key}_results"] = {
-                "results": results, "baseline": pending["runs"]["baseline"],
-                "variants": pending["variants"]}
+                "results": results,
+                "baseline": pending["runs"]["baseline"],
+                "variants": pending["variants"],
+            }
             record_history(results, key)
     shown = st.session_state.get(f"{key}_results")
     if shown:

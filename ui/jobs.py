@@ -71,8 +71,9 @@ def planned_steps(config: RunConfig, data_dir: str | None) -> int:
 class TrainingBoard:
     """Shared across sessions (one per server process); trains in worker processes."""
 
-    def __init__(self, workers: int = 2, keep_results: int = 512,
-                 data_dir: str | None = "data") -> None:
+    def __init__(
+        self, workers: int = 2, keep_results: int = 512, data_dir: str | None = "data"
+    ) -> None:
         self.data_dir = data_dir
         self._pool = WorkerPool(workers)
         self._lock = threading.Lock()
@@ -85,8 +86,9 @@ class TrainingBoard:
         threading.Thread(target=self._dispatch, daemon=True, name="training-board").start()
         # Load the embedded digits in the server too (sizes for progress bars), now rather
         # than on the first learner's click.
-        threading.Thread(target=planned_steps, args=(RunConfig(), data_dir), daemon=True,
-                         name="warm-up").start()
+        threading.Thread(
+            target=planned_steps, args=(RunConfig(), data_dir), daemon=True, name="warm-up"
+        ).start()
 
     def submit(self, config: RunConfig, watcher: str) -> TrainingJob:
         """The job for this config: a finished one from the cache, a running one, or a new one.
@@ -101,8 +103,9 @@ class TrainingBoard:
                 if key in self._results:
                     self._results.move_to_end(key)
                 return existing
-        job = TrainingJob(config, planned_steps(config, self.data_dir), watchers={watcher},
-                          id=next(self._ids))
+        job = TrainingJob(
+            config, planned_steps(config, self.data_dir), watchers={watcher}, id=next(self._ids)
+        )
         with self._lock:
             if key in self._active:  # another session submitted it meanwhile
                 self._active[key].watchers.add(watcher)

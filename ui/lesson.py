@@ -50,8 +50,12 @@ def try_it(lesson: Lesson) -> None:
     key = "lesson_" + lesson.id.replace(".", "_")
     with st.container(border=True):
         chosen = st.multiselect(
-            "Broken variants for this lesson", list(lesson.variants),
-            default=list(lesson.variants[:1]), key=f"{key}_variants", max_selections=4)
+            "Broken variants for this lesson",
+            list(lesson.variants),
+            default=list(lesson.variants[:1]),
+            key=f"{key}_variants",
+            max_selections=4,
+        )
         baseline = default_config("digits")
         comparison_section(baseline, chosen, key)
 
@@ -68,8 +72,13 @@ def exercises(lesson: Lesson) -> None:
 def quiz_question(lesson_id: str, number: int, question: Question) -> None:
     key = f"quiz_{lesson_id}_{number}"
     with st.container(border=True):
-        choice = st.radio(f"**{number}. {question.text}**", range(len(question.options)),
-                          format_func=lambda i: question.options[i], index=None, key=key)
+        choice = st.radio(
+            f"**{number}. {question.text}**",
+            range(len(question.options)),
+            format_func=lambda i: question.options[i],
+            index=None,
+            key=key,
+        )
         if choice is None:
             return
         if choice == question.correct:
@@ -85,5 +94,7 @@ def coming_soon(lesson_id: str) -> None:
     st.title(f"{lesson.id} {lesson.title}")
     st.info("This lesson is being written. Here is what it will cover:")
     st.markdown(f"> {lesson.covers}")
-    st.markdown("Meanwhile, the [Failure Lab](/failure-lab) lets you train any broken variant "
-                "next to a healthy baseline.")
+    st.markdown(
+        "Meanwhile, the [Failure Lab](/failure-lab) lets you train any broken variant "
+        "next to a healthy baseline."
+    )

@@ -36,8 +36,10 @@ def draw_charts(curves: list[RunCurves], n_classes: int | None, key: str) -> Non
     names = list(specs)
     for row in (names[:2], names[2:]):
         for column, name in zip(st.columns(2), row, strict=True):
-            column.markdown(f"**{CHART_TITLES[name]}**"
-                            + (" · solid: train, dashed: validation" if "epoch" in name else ""))
+            column.markdown(
+                f"**{CHART_TITLES[name]}**"
+                + (" · solid: train, dashed: validation" if "epoch" in name else "")
+            )
             column.vega_lite_chart(specs[name], width="stretch")
 
 
@@ -98,13 +100,20 @@ def _counted_viewer() -> Iterator[None]:
             _live_viewers -= 1
 
 
-def _watch(jobs: Mapping[str, TrainingJob], bar: Any, chart_area: Any,
-           n_classes: int | None, state_key: str) -> None:
+def _watch(
+    jobs: Mapping[str, TrainingJob],
+    bar: Any,
+    chart_area: Any,
+    n_classes: int | None,
+    state_key: str,
+) -> None:
     """Redraw progress and partial curves until every job is done (or the wait runs out)."""
     started = time.perf_counter()
     last_draw_cost = 0.0
-    while (not all(job.done.is_set() for job in jobs.values())
-           and time.perf_counter() - started < MAX_WAIT_SECONDS):
+    while (
+        not all(job.done.is_set() for job in jobs.values())
+        and time.perf_counter() - started < MAX_WAIT_SECONDS
+    ):
         # Sleep first: short runs finish before any partial curve is worth drawing, and a
         # slow redraw (long runs, busy server) earns a proportionally longer pause.
         _wait_for_jobs(jobs, redraw_interval(last_draw_cost))
@@ -114,13 +123,15 @@ def _watch(jobs: Mapping[str, TrainingJob], bar: Any, chart_area: Any,
         done = sum(job.progress for job in jobs.values()) / len(jobs)
         bar.progress(done, text=_progress_text(jobs))
         with chart_area.container():
-            draw_charts([curves_of(label, job) for label, job in jobs.items()], n_classes,
-                        state_key)
+            draw_charts(
+                [curves_of(label, job) for label, job in jobs.items()], n_classes, state_key
+            )
         last_draw_cost = time.perf_counter() - tick
 
 
-def train_side_by_side(runs: Mapping[str, RunConfig], state_key: str
-                       ) -> dict[str, RunResult] | None:
+def train_side_by_side(
+    runs: Mapping[str, RunConfig], state_key: str
+) -> dict[str, RunResult] | None:
     """Train (or fetch from the shared cache) every run, drawing live until all finish.
 
     Returns the results, or None if a run could not start (the message is shown).
@@ -133,8 +144,12 @@ def train_side_by_side(runs: Mapping[str, RunConfig], state_key: str
         st.error(f"Could not start training: {error}")
         return None
     stop_slot = st.empty()  # the Stop button exists only while something trains
-    if stop_slot.button("Stop", key=f"{state_key}_stop", icon=":material/stop_circle:",
-                        help="End the runs now, between two steps, and keep what was trained"):
+    if stop_slot.button(
+        "Stop",
+        key=f"{state_key}_stop",
+        icon=":material/stop_circle:",
+        help="End the runs now, between two steps, and keep what was trained",
+    ):
         for job in jobs.values():
             board.stop(job, me)
     n_classes = n_classes_of(next(iter(runs.values())))

@@ -21,17 +21,27 @@ def log_charts(log: TrainingLog) -> list[alt.LayerChart]:
         tidy = frame.melt(id_vars=[x], value_vars=columns, var_name="curve", value_name="value")
         tidy = tidy[tidy["value"].map(lambda v: v is not None and math.isfinite(v))]
         positive = bool((tidy["value"] > 0).all()) and metric == "loss"
-        line = alt.Chart(tidy).mark_line(point=len(frame) <= 60).encode(
-            x=alt.X(f"{x}:Q", title=x.capitalize(), axis=alt.Axis(tickMinStep=1, format="d")),
-            y=alt.Y("value:Q", title=title,
-                    scale=alt.Scale(type="log" if positive else "linear")),
-            color=alt.Color("curve:N", title="Curve", legend=alt.Legend(orient="bottom"),
-                            scale=alt.Scale(domain=columns,
-                                            range=["#2563eb", "#d97706"][: len(columns)])),
-            strokeDash=alt.StrokeDash("curve:N", legend=None,
-                                      scale=alt.Scale(domain=columns,
-                                                      range=[[1, 0], [5, 3]][: len(columns)])),
-            tooltip=[f"{x}:Q", "curve:N", alt.Tooltip("value:Q", format=".4g")],
+        line = (
+            alt.Chart(tidy)
+            .mark_line(point=len(frame) <= 60)
+            .encode(
+                x=alt.X(f"{x}:Q", title=x.capitalize(), axis=alt.Axis(tickMinStep=1, format="d")),
+                y=alt.Y(
+                    "value:Q", title=title, scale=alt.Scale(type="log" if positive else "linear")
+                ),
+                color=alt.Color(
+                    "curve:N",
+                    title="Curve",
+                    legend=alt.Legend(orient="bottom"),
+                    scale=alt.Scale(domain=columns, range=["#2563eb", "#d97706"][: len(columns)]),
+                ),
+                strokeDash=alt.StrokeDash(
+                    "curve:N",
+                    legend=None,
+                    scale=alt.Scale(domain=columns, range=[[1, 0], [5, 3]][: len(columns)]),
+                ),
+                tooltip=[f"{x}:Q", "curve:N", alt.Tooltip("value:Q", format=".4g")],
+            )
         )
         layers: list[alt.Chart] = [line]
         if metric == "loss" and log.n_classes:

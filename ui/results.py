@@ -39,8 +39,10 @@ def diagnosis_of(result: RunResult) -> Diagnosis:
 
 
 def curves(results: Mapping[str, RunResult]) -> list[RunCurves]:
-    return [RunCurves(label, r.steps, r.epochs, r.diverged_at_step, r.config.key())
-            for label, r in results.items()]
+    return [
+        RunCurves(label, r.steps, r.epochs, r.diverged_at_step, r.config.key())
+        for label, r in results.items()
+    ]
 
 
 def show_diagnosis(label: str, result: RunResult, diagnosis: Diagnosis) -> None:
@@ -53,8 +55,10 @@ def show_diagnosis(label: str, result: RunResult, diagnosis: Diagnosis) -> None:
     st.markdown(f"**Next experiment:** {diagnosis.next_experiment}")
     summary = run_summary(result)
     if summary["best_val_acc"] is not None:
-        st.caption(f"best val acc {summary['best_val_acc']:.3f} · "
-                   f"{len(result.steps)} steps in {result.seconds:.2f} s")
+        st.caption(
+            f"best val acc {summary['best_val_acc']:.3f} · "
+            f"{len(result.steps)} steps in {result.seconds:.2f} s"
+        )
     if diagnosis.alternatives:
         others = ", ".join(f"{name} ({score:.1f})" for name, score in diagnosis.alternatives[:3])
         st.caption(f"Also considered: {others}")
@@ -66,7 +70,7 @@ def show_diagnoses(results: Mapping[str, RunResult]) -> dict[str, Diagnosis]:
     diagnoses = {label: diagnosis_of(result) for label, result in results.items()}
     items = list(results.items())
     for start in range(0, len(items), 3):  # at most three readable columns per row
-        row = items[start:start + 3]
+        row = items[start : start + 3]
         for column, (label, result) in zip(st.columns(3), row, strict=False):
             with column:
                 show_diagnosis(label, result, diagnoses[label])
@@ -80,10 +84,14 @@ def show_prediction_verdict(variant_id: str, guess: str | None, diagnosis: Diagn
     if right:
         st.success(f"You predicted it **{guess}**, and it did (`{diagnosis.label}`).")
     else:
-        actual = next((name for name, labels in PREDICTIONS.items()
-                       if diagnosis.label in labels), diagnosis.label)
-        st.info(f"You predicted it **{guess}**; it **{actual}** (`{diagnosis.label}`). "
-                "Look at the curves again with that in mind.")
+        actual = next(
+            (name for name, labels in PREDICTIONS.items() if diagnosis.label in labels),
+            diagnosis.label,
+        )
+        st.info(
+            f"You predicted it **{guess}**; it **{actual}** (`{diagnosis.label}`). "
+            "Look at the curves again with that in mind."
+        )
 
 
 def show_bug(variant_id: str, baseline: RunConfig) -> None:
@@ -122,23 +130,36 @@ def charts_svg(results: Mapping[str, RunResult], n_classes: int | None) -> bytes
     import vl_convert
 
     runs = curves(results)
-    titled = [chart.properties(width=420, title=CHART_TITLES[name])
-              for name, chart in comparison_charts(runs, n_classes).items()]
+    titled = [
+        chart.properties(width=420, title=CHART_TITLES[name])
+        for name, chart in comparison_charts(runs, n_classes).items()
+    ]
     grid = alt.vconcat(alt.hconcat(*titled[:2]), alt.hconcat(*titled[2:]))
     return vl_convert.vegalite_to_svg(grid.to_json()).encode()
 
 
-def show_downloads(results: Mapping[str, RunResult], baseline: RunConfig,
-                   variant_ids: Sequence[str], key: str) -> None:
+def show_downloads(
+    results: Mapping[str, RunResult], baseline: RunConfig, variant_ids: Sequence[str], key: str
+) -> None:
     """CSV of all curves, an SVG of the charts, and each run as a standalone script."""
     n_classes = n_classes_of(baseline)
     columns = st.columns(2 + len(variant_ids) + 1)
-    columns[0].download_button("Curves (CSV)", lambda: curves_csv(results), "curves.csv",
-                               "text/csv",
-                               key=f"{key}_csv", icon=":material/table:")
-    columns[1].download_button("Charts (SVG)", lambda: charts_svg(results, n_classes),
-                               "charts.svg", "image/svg+xml", key=f"{key}_svg",
-                               icon=":material/image:")
+    columns[0].download_button(
+        "Curves (CSV)",
+        lambda: curves_csv(results),
+        "curves.csv",
+        "text/csv",
+        key=f"{key}_csv",
+        icon=":material/table:",
+    )
+    columns[1].download_button(
+        "Charts (SVG)",
+        lambda: charts_svg(results, n_classes),
+        "charts.svg",
+        "image/svg+xml",
+        key=f"{key}_svg",
+        icon=":material/image:",
+    )
     scripts = [("baseline", None), *[(v, v) for v in variant_ids]]
     for column, (label, variant_id) in zip(columns[2:], scripts, strict=False):
         try:
@@ -146,13 +167,23 @@ def show_downloads(results: Mapping[str, RunResult], baseline: RunConfig,
         except ExportError as error:
             column.caption(f"{label}: {error}")
             continue
-        column.download_button(f"{label}.py", text, f"{label}.py", "text/x-python",
-                               key=f"{key}_script_{label}", icon=":material/code:")
+        column.download_button(
+            f"{label}.py",
+            text,
+            f"{label}.py",
+            "text/x-python",
+            key=f"{key}_script_{label}",
+            icon=":material/code:",
+        )
 
 
-def show_results(results: Mapping[str, RunResult], baseline: RunConfig,
-                 variant_ids: Sequence[str], predictions: Mapping[str, str | None],
-                 key: str) -> dict[str, Diagnosis]:
+def show_results(
+    results: Mapping[str, RunResult],
+    baseline: RunConfig,
+    variant_ids: Sequence[str],
+    predictions: Mapping[str, str | None],
+    key: str,
+) -> dict[str, Diagnosis]:
     """The finished comparison: charts, diagnoses, each bug explained, downloads."""
     draw_charts(curves(results), n_classes_of(baseline), key)
     diagnoses = show_diagnoses(results)

@@ -22,8 +22,14 @@ MODEL_SIZES = {"small": (32,), "medium": (128, 64), "large": (256, 128)}
 LEARNING_RATES = (1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
 BATCH_SIZES = (8, 16, 32, 64, 128, 256)
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
-MAX_EPOCHS = {"digits": 60, "moons": 80, "circles": 80, "spirals": 80,
-              "mnist": 5, "fashion_mnist": 5}
+MAX_EPOCHS = {
+    "digits": 60,
+    "moons": 80,
+    "circles": 80,
+    "spirals": 80,
+    "mnist": 5,
+    "fashion_mnist": 5,
+}
 MAX_SEED = 9999
 LAB_DATASETS = ("digits", "moons", "circles", "spirals", "mnist", "fashion_mnist")
 
@@ -53,8 +59,9 @@ def _first(params: dict[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-def _number(text: str | None, kind: type, name: str, low: float, high: float,
-            notices: list[str]) -> float | int | None:
+def _number(
+    text: str | None, kind: type, name: str, low: float, high: float, notices: list[str]
+) -> float | int | None:
     if text is None:
         return None
     try:
@@ -71,8 +78,9 @@ def _number(text: str | None, kind: type, name: str, low: float, high: float,
     return kind(clamped)
 
 
-def read_share_link(params: dict[str, list[str]], prefix: str) -> tuple[dict[str, object],
-                                                                         list[str], bool]:
+def read_share_link(
+    params: dict[str, list[str]], prefix: str
+) -> tuple[dict[str, object], list[str], bool]:
     """Widget values from a query string, messages about what was refused, and run=1."""
     notices: list[str] = []
     values: dict[str, object] = {}
@@ -80,8 +88,10 @@ def read_share_link(params: dict[str, list[str]], prefix: str) -> tuple[dict[str
     variants = [v for v in params.get("variant", []) if v]
     unknown = [v for v in variants if v not in catalogue]
     if unknown:
-        notices.append(f"Unknown variant(s) {', '.join(map(repr, unknown))} ignored; "
-                       f"valid ids include {', '.join(list(catalogue)[:5])}, ...")
+        notices.append(
+            f"Unknown variant(s) {', '.join(map(repr, unknown))} ignored; "
+            f"valid ids include {', '.join(list(catalogue)[:5])}, ..."
+        )
     known = list(dict.fromkeys(v for v in variants if v in catalogue))
     if len(known) > 4:
         notices.append(f"At most 4 variants at once; kept {', '.join(known[:4])}.")
@@ -92,8 +102,10 @@ def read_share_link(params: dict[str, list[str]], prefix: str) -> tuple[dict[str
         if dataset in available_datasets():
             values[f"{prefix}_dataset"] = dataset
         else:
-            notices.append(f"Dataset {dataset!r} is not available here; using digits "
-                           f"(available: {', '.join(available_datasets())}).")
+            notices.append(
+                f"Dataset {dataset!r} is not available here; using digits "
+                f"(available: {', '.join(available_datasets())})."
+            )
             values[f"{prefix}_dataset"] = "digits"
     chosen = str(values.get(f"{prefix}_dataset", "digits"))
     epochs = _number(_first(params, "epochs"), int, "epochs", 1, MAX_EPOCHS[chosen], notices)
@@ -102,12 +114,10 @@ def read_share_link(params: dict[str, list[str]], prefix: str) -> tuple[dict[str
     seed = _number(_first(params, "seed"), int, "seed", 0, MAX_SEED, notices)
     if seed is not None:
         values[f"{prefix}_seed"] = seed
-    lr = _number(_first(params, "lr"), float, "lr", LEARNING_RATES[0], LEARNING_RATES[-1],
-                 notices)
+    lr = _number(_first(params, "lr"), float, "lr", LEARNING_RATES[0], LEARNING_RATES[-1], notices)
     if lr is not None:
         values[f"{prefix}_lr"] = min(LEARNING_RATES, key=lambda option: abs(option - lr))
-    batch = _number(_first(params, "batch"), int, "batch", BATCH_SIZES[0], BATCH_SIZES[-1],
-                    notices)
+    batch = _number(_first(params, "batch"), int, "batch", BATCH_SIZES[0], BATCH_SIZES[-1], notices)
     if batch is not None:
         values[f"{prefix}_batch"] = min(BATCH_SIZES, key=lambda option: abs(option - batch))
     for name, choices in (("optimizer", OPTIMIZERS), ("size", tuple(MODEL_SIZES))):
@@ -136,11 +146,15 @@ def share_query(settings: LabSettings, prefix: str, run: bool = True) -> str:
     """The query string that restores these settings (with run=1 to train on open)."""
     state = st.session_state
     pairs: list[tuple[str, str]] = [("variant", v) for v in settings.variant_ids]
-    pairs += [("dataset", settings.baseline.dataset), ("epochs", str(settings.baseline.epochs)),
-              ("seed", str(settings.baseline.seed)), ("lr", f"{settings.baseline.lr:g}"),
-              ("batch", str(settings.baseline.batch_size)),
-              ("optimizer", settings.baseline.optimizer),
-              ("size", str(state.get(f"{prefix}_size", "medium")))]
+    pairs += [
+        ("dataset", settings.baseline.dataset),
+        ("epochs", str(settings.baseline.epochs)),
+        ("seed", str(settings.baseline.seed)),
+        ("lr", f"{settings.baseline.lr:g}"),
+        ("batch", str(settings.baseline.batch_size)),
+        ("optimizer", settings.baseline.optimizer),
+        ("size", str(state.get(f"{prefix}_size", "medium"))),
+    ]
     if run:
         pairs.append(("run", "1"))
     return urlencode(pairs)
@@ -160,28 +174,44 @@ def variant_label(variant_id: str) -> str:
     return f"{v.category} · {v.title} — {v.symptom}"
 
 
-def baseline_widgets(prefix: str, variants: bool = True,
-                     variant_choices: Sequence[str] | None = None,
-                     training_length: bool = True) -> LabSettings:
+def baseline_widgets(
+    prefix: str,
+    variants: bool = True,
+    variant_choices: Sequence[str] | None = None,
+    training_length: bool = True,
+) -> LabSettings:
     """Dataset, model size, optimizer, lr, batch, epochs, seed (+ variants); all bounded."""
     state = st.session_state
     datasets = available_datasets()
     if state.get(f"{prefix}_dataset") not in datasets:
         state[f"{prefix}_dataset"] = "digits"
     # Defaults go into session state first, so widgets never get a value two ways.
-    for name, value in (("size", "medium"), ("optimizer", "adam"), ("lr", 1e-3),
-                        ("batch", 32), ("seed", 42)):
+    for name, value in (
+        ("size", "medium"),
+        ("optimizer", "adam"),
+        ("lr", 1e-3),
+        ("batch", 32),
+        ("seed", 42),
+    ):
         state.setdefault(f"{prefix}_{name}", value)
     columns = st.columns(4)
-    dataset = columns[0].selectbox("Dataset", datasets, key=f"{prefix}_dataset",
-                                   help="digits: 1,797 real 8x8 handwritten digits, "
-                                        "embedded, no download")
-    size = columns[1].selectbox("Model size", tuple(MODEL_SIZES), key=f"{prefix}_size",
-                                format_func=lambda s: f"{s} {MODEL_SIZES[s]}",
-                                help="Hidden layer widths of the MLP")
+    dataset = columns[0].selectbox(
+        "Dataset",
+        datasets,
+        key=f"{prefix}_dataset",
+        help="digits: 1,797 real 8x8 handwritten digits, embedded, no download",
+    )
+    size = columns[1].selectbox(
+        "Model size",
+        tuple(MODEL_SIZES),
+        key=f"{prefix}_size",
+        format_func=lambda s: f"{s} {MODEL_SIZES[s]}",
+        help="Hidden layer widths of the MLP",
+    )
     optimizer = columns[2].selectbox("Optimizer", OPTIMIZERS, key=f"{prefix}_optimizer")
-    lr = columns[3].select_slider("Learning rate", LEARNING_RATES, key=f"{prefix}_lr",
-                                  format_func=lambda x: f"{x:g}")
+    lr = columns[3].select_slider(
+        "Learning rate", LEARNING_RATES, key=f"{prefix}_lr", format_func=lambda x: f"{x:g}"
+    )
     columns = st.columns(4)
     limit = MAX_EPOCHS[dataset]
     state.setdefault(f"{prefix}_epochs", default_config(dataset).epochs)
@@ -190,8 +220,14 @@ def baseline_widgets(prefix: str, variants: bool = True,
     if training_length:
         batch = columns[0].select_slider("Batch size", BATCH_SIZES, key=f"{prefix}_batch")
         epochs = columns[1].slider("Epochs", 1, limit, key=f"{prefix}_epochs")
-    seed = columns[2].number_input("Seed", 0, MAX_SEED, key=f"{prefix}_seed", step=1,
-                                   help="Same seed: same split, same starting weights")
+    seed = columns[2].number_input(
+        "Seed",
+        0,
+        MAX_SEED,
+        key=f"{prefix}_seed",
+        step=1,
+        help="Same seed: same split, same starting weights",
+    )
     chosen: list[str] = []
     if variants:
         options = list(variant_choices or all_variants())
@@ -199,9 +235,19 @@ def baseline_widgets(prefix: str, variants: bool = True,
         state[f"{prefix}_variants"] = kept
         chosen = st.multiselect(
             "Broken variants (up to 4), by category, with what each looks like",
-            options, key=f"{prefix}_variants", max_selections=4, format_func=variant_label,
-            placeholder="Choose a bug to compare with the healthy baseline")
-    baseline = default_config(dataset, hidden=MODEL_SIZES[size], optimizer=optimizer,
-                              lr=float(lr), batch_size=int(batch), epochs=int(epochs),
-                              seed=int(seed))
+            options,
+            key=f"{prefix}_variants",
+            max_selections=4,
+            format_func=variant_label,
+            placeholder="Choose a bug to compare with the healthy baseline",
+        )
+    baseline = default_config(
+        dataset,
+        hidden=MODEL_SIZES[size],
+        optimizer=optimizer,
+        lr=float(lr),
+        batch_size=int(batch),
+        epochs=int(epochs),
+        seed=int(seed),
+    )
     return LabSettings(baseline, list(chosen))

@@ -35,8 +35,11 @@ class RecordForwarder:
     def __call__(self, record: Any) -> None:
         self.pending.append(record)
         is_epoch = type(record).__name__ == "EpochRecord"
-        if (is_epoch or len(self.pending) >= FLUSH_STEPS
-                or time.perf_counter() - self.last_flush > FLUSH_SECONDS):
+        if (
+            is_epoch
+            or len(self.pending) >= FLUSH_STEPS
+            or time.perf_counter() - self.last_flush > FLUSH_SECONDS
+        ):
             self.flush()
 
     def flush(self) -> None:
@@ -46,8 +49,9 @@ class RecordForwarder:
         self.last_flush = time.perf_counter()
 
 
-def _worker_main(tasks: MessageQueue, results: MessageQueue, stop_flag: Any,
-                 worker_id: int) -> None:
+def _worker_main(
+    tasks: MessageQueue, results: MessageQueue, stop_flag: Any, worker_id: int
+) -> None:
     """Loop: take a (job_id, config dict, data_dir) task, train it, stream records back."""
     import torch
 
@@ -65,8 +69,12 @@ def _worker_main(tasks: MessageQueue, results: MessageQueue, stop_flag: Any,
         stop_flag.value = 0
         forward = RecordForwarder(results, job_id)
         try:
-            result = train(RunConfig.from_dict(config_dict), data_dir=data_dir,
-                           on_event=forward, should_stop=lambda: stop_flag.value == 1)
+            result = train(
+                RunConfig.from_dict(config_dict),
+                data_dir=data_dir,
+                on_event=forward,
+                should_stop=lambda: stop_flag.value == 1,
+            )
             forward.flush()
             result.model = None  # the UI never needs the weights; keep messages small
             results.put(("result", job_id, result))
@@ -111,9 +119,12 @@ class WorkerPool:
     def _start(self, worker_id: int) -> Worker:
         tasks = self.context.Queue()
         stop_flag = self.context.Value("i", 0)
-        process = self.context.Process(target=_worker_main, name=f"trainer-{worker_id}",
-                                       args=(tasks, self.results, stop_flag, worker_id),
-                                       daemon=True)
+        process = self.context.Process(
+            target=_worker_main,
+            name=f"trainer-{worker_id}",
+            args=(tasks, self.results, stop_flag, worker_id),
+            daemon=True,
+        )
         with _without_main_module():
             process.start()
         return Worker(process, tasks, stop_flag)
@@ -124,8 +135,9 @@ class WorkerPool:
                 return index
         return None
 
-    def assign(self, index: int, job_id: int, config_dict: dict[str, Any],
-               data_dir: str | None) -> None:
+    def assign(
+        self, index: int, job_id: int, config_dict: dict[str, Any], data_dir: str | None
+    ) -> None:
         worker = self.workers[index]
         worker.busy_with = job_id
         worker.tasks.put((job_id, config_dict, data_dir))

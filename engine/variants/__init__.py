@@ -51,8 +51,13 @@ class Variant:
 
     def summary(self) -> dict[str, str]:
         """The `variants --json` object: id, title, category, symptom, expected_label."""
-        return {"id": self.id, "title": self.title, "category": self.category,
-                "symptom": self.symptom, "expected_label": self.expected_label}
+        return {
+            "id": self.id,
+            "title": self.title,
+            "category": self.category,
+            "symptom": self.symptom,
+            "expected_label": self.expected_label,
+        }
 
 
 def healthy_reference(baseline: RunConfig, variant: Variant) -> RunConfig:
@@ -79,7 +84,8 @@ def get_variant(variant_id: str) -> Variant:
     catalogue = all_variants()
     if variant_id not in catalogue:
         raise UnknownVariantError(
-            f"unknown variant {variant_id!r}: expected one of {', '.join(catalogue)}")
+            f"unknown variant {variant_id!r}: expected one of {', '.join(catalogue)}"
+        )
     return catalogue[variant_id]
 
 
@@ -94,8 +100,7 @@ def all_variants() -> dict[str, Variant]:
         for module in (optimisation, data_bugs, loss_bugs, model_bugs, bookkeeping):
             for variant in module.VARIANTS:
                 _CATALOGUE[variant.id] = variant
-        headline = ("lr_too_high", "lr_too_low", "no_shuffle", "swapped_loss_args",
-                    "tiny_subset")
+        headline = ("lr_too_high", "lr_too_low", "no_shuffle", "swapped_loss_args", "tiny_subset")
         ordered = {key: _CATALOGUE[key] for key in headline}
         ordered.update(_CATALOGUE)
         _CATALOGUE.clear()

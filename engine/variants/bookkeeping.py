@@ -23,8 +23,8 @@ VARIANTS = (
         healthy_code="history.append(loss.item())",
         broken_code="history.append(loss)",
         why="A loss tensor remembers the whole computation that produced it, activations "
-            "included, so autograd can go backward through it. Keeping it in a list keeps "
-            "every step's graph alive: memory grows with every step until the run dies.",
+        "included, so autograd can go backward through it. Keeping it in a list keeps "
+        "every step's graph alive: memory grows with every step until the run dies.",
         fix="Log plain numbers: loss.item() (or loss.detach() if it must stay a tensor).",
         expected_label="healthy",
         break_loop=keep_loss_tensors,

@@ -17,8 +17,9 @@ from engine.variants import Variant
 class UnregisteredMLP(nn.Module):
     """An MLP whose hidden layers sit in a plain Python list, invisible to nn.Module."""
 
-    def __init__(self, in_features: int, hidden: tuple[int, ...], n_out: int,
-                 activation: str) -> None:
+    def __init__(
+        self, in_features: int, hidden: tuple[int, ...], n_out: int, activation: str
+    ) -> None:
         super().__init__()
         widths = (in_features, *hidden)
         # BUG: a plain list, not nn.ModuleList: model.parameters() never sees these layers
@@ -37,8 +38,9 @@ def keep_layers_in_a_list(parts: TrainingParts) -> TrainingParts:
     """Rebuild the model with the same seed, so its starting weights match the baseline's."""
     config, data = parts.config, parts.data
     torch.manual_seed(config.seed)
-    model = UnregisteredMLP(math.prod(data.input_shape), config.hidden, data.n_classes,
-                            config.activation)
+    model = UnregisteredMLP(
+        math.prod(data.input_shape), config.hidden, data.n_classes, config.activation
+    )
     return replace(parts, model=model)
 
 
@@ -64,11 +66,11 @@ VARIANTS = (
         healthy_code="self.hidden = nn.ModuleList(nn.Linear(a, b) for a, b in pairs)",
         broken_code="self.hidden = [nn.Linear(a, b) for a, b in pairs]",
         why="nn.Module only registers layers stored as attributes or in nn.ModuleList / "
-            "nn.Sequential. Layers in a plain list are missing from model.parameters(), so "
-            "the optimizer never updates them (and .to(device) never moves them): only the "
-            "output layer learns, on top of frozen random features.",
+        "nn.Sequential. Layers in a plain list are missing from model.parameters(), so "
+        "the optimizer never updates them (and .to(device) never moves them): only the "
+        "output layer learns, on top of frozen random features.",
         fix="Store sub-layers in nn.ModuleList (or nn.Sequential); check "
-            "sum(p.numel() for p in model.parameters()) against what you expect.",
+        "sum(p.numel() for p in model.parameters()) against what you expect.",
         expected_label="underfitting",
         break_loop=keep_layers_in_a_list,
     ),
@@ -81,11 +83,11 @@ VARIANTS = (
         healthy_code="model.eval()\nwith torch.no_grad():\n    outputs = model(inputs)",
         broken_code="with torch.no_grad():\n    outputs = model(inputs)  # still in train mode",
         why="torch.no_grad() only stops gradient tracking; it is model.eval() that turns "
-            "dropout off. Left in training mode, validation drops half the hidden units at "
-            "random, so its numbers are worse than the model really is and change from one "
-            "evaluation to the next.",
+        "dropout off. Left in training mode, validation drops half the hidden units at "
+        "random, so its numbers are worse than the model really is and change from one "
+        "evaluation to the next.",
         fix="Call model.eval() before validating and model.train() before training again; "
-            "use both eval() and no_grad().",
+        "use both eval() and no_grad().",
         expected_label="healthy",
         requires={"dropout": 0.5},
         break_loop=forget_eval_mode,

@@ -11,8 +11,13 @@ from engine.loop import LossFn, TrainingParts
 from engine.variants import Variant
 
 
-def step_without_zero_grad(model: nn.Module, inputs: Tensor, targets: Tensor, loss_fn: LossFn,
-                           optimizer: torch.optim.Optimizer) -> Tensor:
+def step_without_zero_grad(
+    model: nn.Module,
+    inputs: Tensor,
+    targets: Tensor,
+    loss_fn: LossFn,
+    optimizer: torch.optim.Optimizer,
+) -> Tensor:
     """The healthy step with optimizer.zero_grad() forgotten."""
     outputs = model(inputs)
     loss = loss_fn(outputs, targets)
@@ -21,8 +26,13 @@ def step_without_zero_grad(model: nn.Module, inputs: Tensor, targets: Tensor, lo
     return loss
 
 
-def step_without_step(model: nn.Module, inputs: Tensor, targets: Tensor, loss_fn: LossFn,
-                      optimizer: torch.optim.Optimizer) -> Tensor:
+def step_without_step(
+    model: nn.Module,
+    inputs: Tensor,
+    targets: Tensor,
+    loss_fn: LossFn,
+    optimizer: torch.optim.Optimizer,
+) -> Tensor:
     """The healthy step with optimizer.step() forgotten."""
     optimizer.zero_grad()
     outputs = model(inputs)
@@ -32,8 +42,13 @@ def step_without_step(model: nn.Module, inputs: Tensor, targets: Tensor, loss_fn
     return loss
 
 
-def step_zeroing_too_late(model: nn.Module, inputs: Tensor, targets: Tensor, loss_fn: LossFn,
-                          optimizer: torch.optim.Optimizer) -> Tensor:
+def step_zeroing_too_late(
+    model: nn.Module,
+    inputs: Tensor,
+    targets: Tensor,
+    loss_fn: LossFn,
+    optimizer: torch.optim.Optimizer,
+) -> Tensor:
     """The healthy step with zero_grad() moved between backward() and step()."""
     outputs = model(inputs)
     loss = loss_fn(outputs, targets)
@@ -51,9 +66,14 @@ def _use_step(step: object) -> object:
 
 
 DEEP_SIGMOID = {"hidden": (32,) * 11, "activation": "sigmoid", "optimizer": "sgd", "lr": 0.1}
-DEEP_RELU_FAST = {"hidden": (128,) * 8, "optimizer": "sgd", "lr": 0.1, "momentum": 0.9,
-                  "init": "kaiming",
-                  "grad_clip": 1.0}
+DEEP_RELU_FAST = {
+    "hidden": (128,) * 8,
+    "optimizer": "sgd",
+    "lr": 0.1,
+    "momentum": 0.9,
+    "init": "kaiming",
+    "grad_clip": 1.0,
+}
 
 VARIANTS = (
     Variant(
@@ -65,10 +85,10 @@ VARIANTS = (
         healthy_code="optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)",
         broken_code="optimizer = torch.optim.Adam(model.parameters(), lr=1.0)",
         why="Each step moves the weights by roughly the learning rate. At 1.0 a single step "
-            "jumps clean over the valley of the loss, the logits grow huge, the loss shoots "
-            "up, and ReLUs pushed far negative die, leaving a network that predicts chance.",
+        "jumps clean over the valley of the loss, the logits grow huge, the loss shoots "
+        "up, and ReLUs pushed far negative die, leaving a network that predicts chance.",
         fix="Lower the learning rate by factors of 10 (1e-3 is a good start for Adam) or run "
-            "a learning-rate range test; add warm-up or gradient clipping if spikes remain.",
+        "a learning-rate range test; add warm-up or gradient clipping if spikes remain.",
         expected_label="diverged",
         configure=lambda base: {"lr": 1.0},
     ),
@@ -81,9 +101,9 @@ VARIANTS = (
         healthy_code="optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)",
         broken_code="optimizer = torch.optim.Adam(model.parameters(), lr=1e-6)",
         why="The gradients point the right way, but each step is a thousand times too short: "
-            "after 20 epochs the weights have barely moved from where they started.",
+        "after 20 epochs the weights have barely moved from where they started.",
         fix="Raise the learning rate by factors of 10 until the loss falls clearly in the "
-            "first epoch (a learning-rate range test finds the edge quickly).",
+        "first epoch (a learning-rate range test finds the edge quickly).",
         expected_label="not_learning",
         configure=lambda base: {"lr": 1e-6},
     ),
@@ -96,10 +116,10 @@ VARIANTS = (
         healthy_code="optimizer.zero_grad()\noutputs = model(inputs)",
         broken_code="outputs = model(inputs)",
         why="PyTorch adds each backward() into .grad instead of replacing it. Without "
-            "zero_grad() every step follows the sum of all past gradients, a stale and ever "
-            "larger direction, so the weights overshoot again and again.",
+        "zero_grad() every step follows the sum of all past gradients, a stale and ever "
+        "larger direction, so the weights overshoot again and again.",
         fix="Call optimizer.zero_grad() once per step, before loss.backward() (or accumulate "
-            "over K batches on purpose, then step and zero).",
+        "over K batches on purpose, then step and zero).",
         expected_label="unstable",
         break_loop=_use_step(step_without_zero_grad),
     ),
@@ -112,7 +132,7 @@ VARIANTS = (
         healthy_code="loss.backward()\noptimizer.step()",
         broken_code="loss.backward()",
         why="backward() only computes gradients; it is optimizer.step() that uses them to "
-            "change the weights. Without it the model is the same at every epoch.",
+        "change the weights. Without it the model is the same at every epoch.",
         fix="Call optimizer.step() after loss.backward() in every training step.",
         expected_label="not_learning",
         break_loop=_use_step(step_without_step),
@@ -124,13 +144,13 @@ VARIANTS = (
         lessons=("1.1", "3.6"),
         symptom="Perfectly flat loss; the gradient is zero when step() looks at it.",
         healthy_code="optimizer.zero_grad()\noutputs = model(inputs)\nloss = loss_fn(outputs, "
-                     "targets)\nloss.backward()\noptimizer.step()",
+        "targets)\nloss.backward()\noptimizer.step()",
         broken_code="outputs = model(inputs)\nloss = loss_fn(outputs, targets)\n"
-                    "loss.backward()\noptimizer.zero_grad()\noptimizer.step()",
+        "loss.backward()\noptimizer.zero_grad()\noptimizer.step()",
         why="zero_grad() erases the gradients that backward() just filled in, so step() "
-            "sees nothing to follow and skips every weight.",
+        "sees nothing to follow and skips every weight.",
         fix="Zero the gradients at the start of the step (or right after step()), never "
-            "between backward() and step().",
+        "between backward() and step().",
         expected_label="not_learning",
         break_loop=_use_step(step_zeroing_too_late),
     ),
@@ -143,10 +163,10 @@ VARIANTS = (
         healthy_code="model = make_mlp()  # PyTorch's default random init",
         broken_code="model = make_mlp()\nfor p in model.parameters():\n    nn.init.zeros_(p)",
         why="With every weight zero, every hidden unit computes the same thing and receives "
-            "the same (here zero) gradient: the symmetry is never broken. Only the output "
-            "bias learns, so the model predicts the most common class for every input.",
+        "the same (here zero) gradient: the symmetry is never broken. Only the output "
+        "bias learns, so the model predicts the most common class for every input.",
         fix="Initialise weights randomly (PyTorch's default, or Kaiming for ReLU / Xavier "
-            "for tanh); zeros are fine only for biases.",
+        "for tanh); zeros are fine only for biases.",
         expected_label="collapsed",
         configure=lambda base: {"init": "zeros"},
     ),
@@ -157,14 +177,14 @@ VARIANTS = (
         lessons=("2.4", "3.4"),
         symptom="Flat loss, one class predicted for everything; first-layer gradient ~1e-9.",
         healthy_code="hidden = (128, 64); activation = nn.ReLU\n"
-                     "optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)",
+        "optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)",
         broken_code="hidden = (32,) * 11; activation = nn.Sigmoid\n"
-                    "optimizer = torch.optim.SGD(model.parameters(), lr=0.1)",
+        "optimizer = torch.optim.SGD(model.parameters(), lr=0.1)",
         why="The sigmoid's slope is at most 0.25, and backprop multiplies one such factor per "
-            "layer: through 12 layers the signal reaching the first layer shrinks a "
-            "millionfold, so the early layers never learn.",
+        "layer: through 12 layers the signal reaching the first layer shrinks a "
+        "millionfold, so the early layers never learn.",
         fix="Use ReLU-family activations with Kaiming init, add normalisation or skip "
-            "connections, or use an adaptive optimizer; watch per-layer gradient norms.",
+        "connections, or use an adaptive optimizer; watch per-layer gradient norms.",
         expected_label="collapsed",
         configure=lambda base: dict(DEEP_SIGMOID),
     ),
@@ -175,13 +195,13 @@ VARIANTS = (
         lessons=("3.4",),
         symptom="A deep net with a large step size hits NaN; clipping the gradient fixes it.",
         healthy_code="loss.backward()\ntorch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n"
-                     "optimizer.step()",
+        "optimizer.step()",
         broken_code="loss.backward()\noptimizer.step()",
         why="In a deep net the gradient is a product of many layer factors, so it can be "
-            "enormous; with a large learning rate and momentum one such step throws the "
-            "weights so far that the loss overflows to NaN.",
+        "enormous; with a large learning rate and momentum one such step throws the "
+        "weights so far that the loss overflows to NaN.",
         fix="Clip the total gradient norm (clip_grad_norm_ with max 1.0) between backward() "
-            "and step(), and/or lower the learning rate.",
+        "and step(), and/or lower the learning rate.",
         expected_label="diverged",
         requires={**DEEP_RELU_FAST},
         configure=lambda base: {"grad_clip": None},

@@ -25,8 +25,10 @@ def test_navigation_lists_every_page(server: str, page: Page) -> None:
     page.goto(server)
     settle(page)
     links = page.locator('[data-testid="stSidebarNavLink"]')
-    hrefs = {re.sub(r"^https?://[^/]+/?", "", links.nth(i).get_attribute("href") or "")
-             for i in range(links.count())}
+    hrefs = {
+        re.sub(r"^https?://[^/]+/?", "", links.nth(i).get_attribute("href") or "")
+        for i in range(links.count())
+    }
     assert set(ALL_PATHS) <= hrefs
 
 
@@ -55,8 +57,12 @@ def test_failure_lab_compares_the_headline_bugs_live(server: str, page: Page) ->
     page.goto(f"{server}/failure-lab")
     settle(page)
     picker = page.locator('[data-testid="stMultiSelect"] input')
-    for typed in ("Learning rate far too high", "No shuffling on class-sorted data",
-                  "Loss arguments swapped — With integer", "Training on a tiny subset"):
+    for typed in (
+        "Learning rate far too high",
+        "No shuffling on class-sorted data",
+        "Loss arguments swapped — With integer",
+        "Training on a tiny subset",
+    ):
         picker.click()
         picker.fill(typed)  # keyboard only: type to filter, Enter picks the match
         page.keyboard.press("Enter")
@@ -68,9 +74,13 @@ def test_failure_lab_compares_the_headline_bugs_live(server: str, page: Page) ->
     expect(page.get_by_text("Curve Doctor's reading")).to_be_visible(timeout=RUN_TIMEOUT)
     settle(page)
     text = diagnosis_text(page)
-    for run, label in (("baseline", "healthy"), ("lr_too_high", "diverged"),
-                       ("no_shuffle", "unstable"), ("swapped_loss_args", "crashed"),
-                       ("tiny_subset", "overfitting")):
+    for run, label in (
+        ("baseline", "healthy"),
+        ("lr_too_high", "diverged"),
+        ("no_shuffle", "unstable"),
+        ("swapped_loss_args", "crashed"),
+        ("tiny_subset", "overfitting"),
+    ):
         assert re.search(rf"{run}\s*→.*?{label}", text), f"{run} should read {label}"
     assert page.locator('[data-testid="stVegaLiteChart"]').count() >= 4
     assert "NotImplementedError" in text  # the real exception, explained, not a traceback
@@ -78,8 +88,10 @@ def test_failure_lab_compares_the_headline_bugs_live(server: str, page: Page) ->
 
 
 def test_share_link_restores_the_comparison(server: str, page: Page) -> None:
-    page.goto(f"{server}/failure-lab?variant=lr_too_high&variant=tiny_subset&epochs=10"
-              "&seed=42&dataset=digits&run=1")
+    page.goto(
+        f"{server}/failure-lab?variant=lr_too_high&variant=tiny_subset&epochs=10"
+        "&seed=42&dataset=digits&run=1"
+    )
     expect(page.get_by_text("Curve Doctor's reading")).to_be_visible(timeout=RUN_TIMEOUT)
     settle(page)
     text = diagnosis_text(page)
@@ -89,8 +101,15 @@ def test_share_link_restores_the_comparison(server: str, page: Page) -> None:
     assert "epochs=10" in text  # the share link shown on the page keeps the settings
 
 
-WRITTEN_LESSONS = ["lesson-1-1", "lesson-1-2", "lesson-1-3", "lesson-1-4", "lesson-1-5",
-                   "lesson-1-6", "lesson-3-6"]
+WRITTEN_LESSONS = [
+    "lesson-1-1",
+    "lesson-1-2",
+    "lesson-1-3",
+    "lesson-1-4",
+    "lesson-1-5",
+    "lesson-1-6",
+    "lesson-3-6",
+]
 
 
 @pytest.mark.parametrize("path", WRITTEN_LESSONS)
