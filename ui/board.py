@@ -7,7 +7,7 @@ import uuid
 
 import streamlit as st
 
-from ui.jobs import TrainingBoard
+from training_service.board import TrainingBoard
 
 WORKERS = int(os.environ.get("TLL_WORKERS", "2"))  # concurrent trainings (2-core default)
 

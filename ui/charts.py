@@ -10,7 +10,7 @@ import altair as alt
 import pandas as pd
 
 from engine.records import EpochRecord, StepRecord
-from ui.memo import SharedMemo
+from training_service.memo import SharedMemo
 
 BASELINE_COLOUR = "#2563eb"
 REFERENCE_COLOUR = "#64748b"

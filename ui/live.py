@@ -13,9 +13,9 @@ import streamlit as st
 from engine.config import RunConfig
 from engine.data import load_data
 from engine.results import RunResult
+from training_service.board import TrainingJob
 from ui.board import session_id, training_board
 from ui.charts import CHART_TITLES, RunCurves, comparison_specs
-from ui.jobs import TrainingJob
 
 REDRAW_SECONDS = 0.5  # at most two redraws a second: every redraw costs server CPU
 _live_viewers = 0  # sessions drawing live curves right now, across the whole server

@@ -13,9 +13,9 @@ from engine.diagnosis import Diagnosis
 from engine.export import ExportError, code_diff, export_script
 from engine.results import RunResult
 from engine.variants import get_variant
+from training_service.memo import SharedMemo
 from ui.charts import CHART_TITLES, RunCurves, comparison_charts
 from ui.live import draw_charts, n_classes_of
-from ui.memo import SharedMemo
 
 # What a learner may predict, and the diagnosis labels that make the prediction right.
 PREDICTIONS: dict[str, set[str]] = {

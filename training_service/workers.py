@@ -56,7 +56,7 @@ def _worker_main(
     import torch
 
     from engine.config import RunConfig, default_config
-    from engine.loop import train
+    from engine.training import train
 
     torch.set_num_threads(1)
     train(default_config(epochs=1))  # pay the one-off costs before the first real task
@@ -88,7 +88,7 @@ def _without_main_module() -> Iterator[None]:
 
     A spawned process re-imports the parent's __main__ module, which under Streamlit is
     the page script itself: the child would start a second app. The worker needs only
-    ui.workers, so it is started with an empty __main__ in its place.
+    training_service.workers, so it is started with an empty __main__ in its place.
     """
     real = sys.modules["__main__"]
     sys.modules["__main__"] = types.ModuleType("__main__")

@@ -4,7 +4,8 @@ Runs are deterministic, so a config's key identifies its result: when a whole cl
 opens the same demo, the first request trains and everyone else gets the same curves
 (while it trains, they watch the same job). At most `workers` trainings run at once;
 the rest wait in a queue whose position each watcher can see. Training happens in
-worker processes (ui/workers.py); a dispatcher thread forwards their records here.
+worker processes (training_service/workers.py); a dispatcher thread forwards their
+records here.
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ from dataclasses import dataclass, field
 
 from engine.config import RunConfig
 from engine.data import load_data
-from engine.loop import Record
-from engine.records import EpochRecord, StepRecord
+from engine.records import EpochRecord, Record, StepRecord
 from engine.results import RunResult
-from ui.workers import WorkerPool
+from training_service.workers import WorkerPool
 
 FINAL = ("completed", "diverged", "crashed")  # statuses worth sharing; "stopped" is not
 
