@@ -66,14 +66,18 @@ def chunk_medians(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     medians = np.array([np.median(chunk) for chunk in chunks])
     # Batch noise grows with the loss: pool the chunks' relative spread (1.4826 * MAD), then
     # turn it into each median's standard error (1.2533 / sqrt(n)).
-    mad = np.array([np.median(np.abs(chunk - m)) for chunk, m in zip(chunks, medians, strict=True)])
+    mad = np.array(
+        [np.median(np.abs(chunk - median)) for chunk, median in zip(chunks, medians, strict=True)]
+    )
     relative = np.median(mad / np.maximum(np.abs(medians), 1e-12))
     sizes = np.array([len(chunk) for chunk in chunks])
     return medians, 1.8581 * relative * np.abs(medians) / np.sqrt(sizes)
 
 
 class Curves:
-    """The log's columns as float arrays (missing or all-NaN: None), plus shared numbers."""
+    """The log's columns as float arrays (missing or all-NaN: None), plus shared numbers: the
+    class count and ln K, the smoothed train curve and its fall, whether the first layer is dead.
+    """
 
     def __init__(self, log: TrainingLog) -> None:
         self.log = log
@@ -87,18 +91,24 @@ class Curves:
         self.val, self.grad = as_array(log.val_loss), as_array(log.grad_norm)
         self.train_acc, self.val_acc = as_array(log.train_acc), as_array(log.val_acc)
         self.first_grad = as_array(log.first_layer_grad_norm)
-        k = log.n_classes
-        self.k = k if isinstance(k, int) and k >= 2 else None
-        self.ln_k = math.log(self.k) if self.k else math.nan
+        n_classes = log.n_classes
+        self.n_classes = n_classes if isinstance(n_classes, int) and n_classes >= 2 else None
+        # ln K: the cross-entropy of a chance-level guess over K classes
+        self.ln_k = math.log(self.n_classes) if self.n_classes else math.nan
         share = log.top_class_share
         finite = isinstance(share, (int, float)) and math.isfinite(share)
         self.top_share = float(share) if finite else None
         self.smooth = chunk_medians(self.train)[0]
-        t = self.smooth  # relative fall from the first to the best train loss; 1.0 if unknown
-        self.fall = float((t[0] - t.min()) / abs(t[0])) if len(t) >= 2 and t[0] else 1.0
-        g = self.first_grad
-        self.dead_layer = g is not None and bool(np.all(np.abs(g[np.isfinite(g)]) < DEAD_GRAD))
-        self.classification = bool(self.k) or self.train_acc is not None or self.val_acc is not None
+        smooth = self.smooth  # relative fall from the first to the best train loss; 1.0 if unknown
+        known = len(smooth) >= 2 and smooth[0]
+        self.fall = float((smooth[0] - smooth.min()) / abs(smooth[0])) if known else 1.0
+        first_grad = self.first_grad
+        self.dead_layer = first_grad is not None and bool(
+            np.all(np.abs(first_grad[np.isfinite(first_grad)]) < DEAD_GRAD)
+        )
+        self.classification = (
+            bool(self.n_classes) or self.train_acc is not None or self.val_acc is not None
+        )
 
     def final_acc(self) -> tuple[str, float] | None:
         """The last accuracy, val preferred: it is what the learner will be judged on."""
@@ -109,11 +119,12 @@ class Curves:
         return None
 
     def at(self, index: int) -> str:
-        """'epoch 3' for a row of the train curve, using the log's own x values."""
-        x = self.log.x
-        if len(x) == len(self.log.train_loss) and 0 <= index < len(x):
+        """'epoch 3' for a row of the train curve, using the log's own x values; 'row 4' when
+        the x values do not line up with the train loss or are not finite numbers."""
+        x_values = self.log.x
+        if len(x_values) == len(self.log.train_loss) and 0 <= index < len(x_values):
             try:
-                value = float(x[index])
+                value = float(x_values[index])
             except (TypeError, ValueError):
                 value = math.nan
             if math.isfinite(value):
@@ -123,6 +134,7 @@ class Curves:
 
     def chance(self, loss: float) -> str:
         """', which is ln 10: chance level for 10 classes' when the loss sits at ln K."""
-        if self.k and abs(loss - self.ln_k) <= 0.1 * self.ln_k:
-            return f", which is ln {self.k} = {self.ln_k:.2f}: chance level for {self.k} classes"
+        n_classes, ln_k = self.n_classes, self.ln_k
+        if n_classes and abs(loss - ln_k) <= 0.1 * ln_k:
+            return f", which is ln {n_classes} = {ln_k:.2f}: chance level for {n_classes} classes"
         return ""

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from engine.crash_advice import next_experiment_for_crash
 from engine.curve_measures import (
     LONG,
     Curves,
@@ -26,12 +27,9 @@ from engine.curve_measures import (
 )
 from engine.training_log import TrainingLog
 
+# Every label, in priority order: most specific first, so the first label whose rule fires
+# explains the others. "healthy" comes last: it means no other rule fired.
 LABELS: tuple[str, ...] = (
-    "healthy", "underfitting", "overfitting", "unstable", "diverged",
-    "not_learning", "collapsed", "impossible_loss", "loss_floor", "crashed",
-)  # fmt: skip
-# Most specific first: the first label whose rule fires explains the others.
-PRIORITY: tuple[str, ...] = (
     "crashed", "impossible_loss", "diverged", "collapsed", "not_learning",
     "loss_floor", "unstable", "overfitting", "underfitting", "healthy",
 )  # fmt: skip
@@ -60,12 +58,12 @@ _NEXT = {
     "overfitting": "Retrain on more data (the full training set, or with augmentation) keeping "
     "everything else equal and compare the train-val gap; if there is no more data, add weight "
     "decay 1e-4.",
-    "still_falling": "Train for twice as many {x}s and check whether val loss keeps falling.",
+    "still_falling": "Train for twice as many {x_name}s and check whether val loss keeps falling.",
     "underfitting": "Overfit a single batch of 32 examples: if the train loss cannot reach ~0, "
     "check that every layer reaches the optimizer; if it can, try a wider model (128 -> 256).",
     "healthy": "Keep this run as the baseline and change one thing at a time: double the learning "
     "rate and compare the val curves.",
-    "too_short": "Train for at least 5 {x}s, logging train and val loss after each, and read "
+    "too_short": "Train for at least 5 {x_name}s, logging train and val loss after each, and read "
     "the curves again.",
 }
 
@@ -83,7 +81,7 @@ class Diagnosis:
         """JSON-ready: label, alternatives [{label, score}], evidence, next_experiment."""
         return {
             "label": self.label,
-            "alternatives": [{"label": name, "score": s} for name, s in self.alternatives],
+            "alternatives": [{"label": name, "score": score} for name, score in self.alternatives],
             "evidence": list(self.evidence),
             "next_experiment": self.next_experiment,
         }
@@ -99,76 +97,52 @@ class _Finding:
 _NONE = _Finding()
 
 
-def _crashed(c: Curves) -> _Finding:
-    if c.log.status != "crashed":
+def _crashed(curves: Curves) -> _Finding:
+    if curves.log.status != "crashed":
         return _NONE
-    kind = (c.log.error_type or "an error").strip()
-    message = " ".join((c.log.error_message or "").split())[:240]
+    kind = (curves.log.error_type or "an error").strip()
+    message = " ".join((curves.log.error_message or "").split())[:240]
     said = f"{kind}: {message}" if message else kind
     said += "" if said.endswith((".", "!", "?")) else "."
-    return _Finding(
-        1.0, (f"The run stopped with {said}",), _crash_advice(f"{kind} {message}", kind)
-    )
+    advice = next_experiment_for_crash(kind, message)
+    return _Finding(1.0, (f"The run stopped with {said}",), advice)
 
 
-# Words in an exception's message -> the fix they point to (checked in this order).
-_CRASH_ADVICE = {
-    "for 'long'|expected scalar type|dtype": "The loss got the wrong dtype: call "
-    "criterion(logits, targets) with float logits first and integer class indices second.",
-    "mat1 and mat2|size mismatch|shape|must match the size": "Print x.shape, logits.shape and "
-    "targets.shape for one batch and fix the first layer whose input size disagrees.",
-    "out of memory": "Halve the batch size (e.g. 64 -> 32) and rerun; keep loss.item() in the "
-    "history, not the loss tensor.",
-    "out of bounds|target": "Print targets.min() and targets.max() for one batch: labels must "
-    "run from 0 to K-1 and the last layer must have K outputs.",
-    "does not require grad|grad_fn": "Compute the loss from the model's output without "
-    ".detach() or torch.no_grad(), so loss.backward() has a graph to follow.",
-    "second time": "Run the forward pass inside the loop so each batch builds a fresh graph, "
-    "and call loss.backward() once per batch.",
-}
-
-
-def _crash_advice(text: str, kind: str) -> str:
-    """Advice that reads the error: the message usually names the mistake."""
-    for keys, advice in _CRASH_ADVICE.items():
-        if any(key in text.lower() for key in keys.split("|")):
-            return advice
-    return (
-        f"Read the last line of the traceback ({kind}) and run a single batch through the "
-        "loop by hand, printing shapes and dtypes before the line that failed."
-    )
-
-
-def _impossible_loss(c: Curves) -> _Finding:
-    losses = c.train[np.isfinite(c.train)]
-    if not c.classification or not losses.size or losses.min() >= -1e-3:
+def _impossible_loss(curves: Curves) -> _Finding:
+    train = curves.train
+    losses = train[np.isfinite(train)]
+    if not curves.classification or not losses.size or losses.min() >= -1e-3:
         return _NONE
-    low = int(np.nanargmin(np.where(np.isfinite(c.train), c.train, np.nan)))
-    first = int(np.flatnonzero(np.isfinite(c.train))[0])
-    moved = f"went from {fmt(c.train[first])} at {c.at(first)} to " if first != low else "reached "
+    lowest = int(np.nanargmin(np.where(np.isfinite(train), train, np.nan)))
+    first = int(np.flatnonzero(np.isfinite(train))[0])
+    moved = (
+        f"went from {fmt(train[first])} at {curves.at(first)} to "
+        if first != lowest
+        else "reached "
+    )
     sentence = (
-        f"Train loss {moved}{fmt(c.train[low])} at {c.at(low)}; cross-entropy can never be "
-        "negative, so the loss is not measuring what it should."
+        f"Train loss {moved}{fmt(train[lowest])} at {curves.at(lowest)}; cross-entropy can never "
+        "be negative, so the loss is not measuring what it should."
     )
     return _Finding(1.0, (sentence,), _NEXT["impossible_loss"])
 
 
-def _diverged(c: Curves) -> _Finding:
+def _diverged(curves: Curves) -> _Finding:
     evidence: list[str] = []
-    score = 1.0 if c.log.status == "diverged" else 0.0
+    score = 1.0 if curves.log.status == "diverged" else 0.0
     if score:
         evidence.append("The training loop stopped the run as diverged.")
-    for name, values in (("Train loss", c.train), ("Step loss", c.step)):
+    for name, values in (("Train loss", curves.train), ("Step loss", curves.step)):
         bad = np.flatnonzero(~np.isfinite(values)) if values is not None else []
         if len(bad):
-            where = c.at(int(bad[0])) if name == "Train loss" else f"step {int(bad[0]) + 1}"
+            where = curves.at(int(bad[0])) if name == "Train loss" else f"step {int(bad[0]) + 1}"
             evidence.append(f"{name} became {fmt(values[bad[0]])} at {where}.")
             score = 1.0
-    for blow_score, sentence in (_blow_up(c), _rising(c)):
+    for blow_score, sentence in (_blow_up(curves), _rising(curves)):
         if blow_score > 0:
             evidence.append(sentence)
         score = max(score, blow_score)
-    peak_grad = float(np.nanmax(np.abs(c.grad))) if c.grad is not None else 0.0
+    peak_grad = float(np.nanmax(np.abs(curves.grad))) if curves.grad is not None else 0.0
     if score and peak_grad > 100:
         evidence.append(f"The gradient norm peaked at {fmt(peak_grad)}.")
     return _Finding(score, tuple(evidence), _NEXT["diverged"])
@@ -183,22 +157,25 @@ def _sustained(values: np.ndarray | None) -> np.ndarray:
     return np.median(np.lib.stride_tricks.sliding_window_view(finite, 5), axis=1)
 
 
-def _blow_up(c: Curves) -> tuple[float, str]:
-    """A loss that grows 10x past where it started, or past 10 x ln K, has blown up."""
-    curve = c.step if c.step is not None else c.train
+def _blow_up(curves: Curves) -> tuple[float, str]:
+    """(score, sentence): a loss that grows 10x past where it started, or past 10 x ln K, has
+    blown up (the score starts rising at about 3x and at 5 x ln K)."""
+    curve = curves.step if curves.step is not None else curves.train
     start = curve[np.isfinite(curve)]
-    peaks = [p.max() for p in (_sustained(c.train), _sustained(c.step)) if p.size]
+    sustained = (_sustained(curves.train), _sustained(curves.step))
+    peaks = [values.max() for values in sustained if values.size]
     if not start.size or not peaks:
         return 0.0, ""
     # In a long noisy curve one lucky first batch must not set the bar: take the median of 5.
     first = float(np.median(start[:5]) if len(start) > LONG else start[0])
     peak = float(max(peaks))
+    n_classes, ln_k = curves.n_classes, curves.ln_k
     by_start = ramp(math.log10(peak / first), 0.5, 1.0) if first > 0 and peak > first else 0.0
-    by_chance = ramp(peak / c.ln_k, 5.0, 10.0) if c.k else 0.0
+    by_chance = ramp(peak / ln_k, 5.0, 10.0) if n_classes else 0.0
     if by_chance >= by_start and by_chance > 0:
         return by_chance, (
-            f"The loss reached {fmt(peak)}, far above ln {c.k} = {c.ln_k:.2f}, "
-            f"the loss of a chance-level guess over {c.k} classes."
+            f"The loss reached {fmt(peak)}, far above ln {n_classes} = {ln_k:.2f}, "
+            f"the loss of a chance-level guess over {n_classes} classes."
         )
     return by_start, (
         f"The loss rose from {fmt(first)} to {fmt(peak)}, "
@@ -206,47 +183,56 @@ def _blow_up(c: Curves) -> tuple[float, str]:
     )
 
 
-def _rising(c: Curves) -> tuple[float, str]:
-    """A train loss that ends well above where it started is diverging, if slowly."""
-    t = c.smooth
-    if len(t) < 2 or t[0] <= 0 or t[-1] <= 1.25 * t[0]:
+def _rising(curves: Curves) -> tuple[float, str]:
+    """(score, sentence): a train loss that ends well above where it started is diverging, if
+    slowly."""
+    smooth = curves.smooth
+    if len(smooth) < 2 or smooth[0] <= 0 or smooth[-1] <= 1.25 * smooth[0]:
         return 0.0, ""
-    return ramp(t[-1] / t[0], 1.25, 2.0), f"Train loss rose from {fmt(t[0])} to {fmt(t[-1])}."
+    sentence = f"Train loss rose from {fmt(smooth[0])} to {fmt(smooth[-1])}."
+    return ramp(smooth[-1] / smooth[0], 1.25, 2.0), sentence
 
 
-def _collapsed(c: Curves) -> _Finding:
-    share = c.top_share
+def _collapsed(curves: Curves) -> _Finding:
+    share, n_classes = curves.top_share, curves.n_classes
     if share is None or share < 0.75:
         return _NONE
-    spread = f" (an even spread would give each of the {c.k} classes {1 / c.k:.0%})" if c.k else ""
+    spread = (
+        f" (an even spread would give each of the {n_classes} classes {1 / n_classes:.0%})"
+        if n_classes
+        else ""
+    )
     evidence = (f"{share:.0%} of the last epoch's predictions went to a single class{spread}.",)
-    if not (c.dead_layer or c.fall < 0.03):
+    if not (curves.dead_layer or curves.fall < 0.03):
         return _Finding(ramp(share, 0.75, 0.9), evidence, _NEXT["collapsed"])
     # The model never learned: the one-class output comes from a stuck model, not from a too
     # big step, so the not-learning evidence and experiment are the useful ones.
-    stuck = _not_learning(c)
+    stuck = _not_learning(curves)
     return _Finding(ramp(share, 0.75, 0.9), evidence + stuck.evidence[:2], stuck.next_experiment)
 
 
-def _not_learning(c: Curves) -> _Finding:
+def _not_learning(curves: Curves) -> _Finding:
     evidence: list[str] = []
-    t, score = c.smooth, 0.0
-    acc, train_acc = c.final_acc(), last_finite(c.train_acc)
-    if len(t) >= 2:
-        fall = c.fall
+    smooth, n_classes, score = curves.smooth, curves.n_classes, 0.0
+    acc, train_acc = curves.final_acc(), last_finite(curves.train_acc)
+    if len(smooth) >= 2:
+        fall = curves.fall
         score = ramp(-fall, -0.10, -0.03)
-        learned_before = (acc is not None and acc[1] >= 0.8) or (c.k and t[-1] < 0.5 * c.ln_k)
+        learned_before = (acc is not None and acc[1] >= 0.8) or (
+            n_classes and smooth[-1] < 0.5 * curves.ln_k
+        )
         score *= 0.3 if learned_before else 1.0  # a converged run also looks flat
         if score > 0:
             evidence.append(
-                f"Train loss went from {fmt(t[0])} to {fmt(t[-1])}{c.chance(t[-1])}"
-                f"; it never fell more than {fall:.1%}."
+                f"Train loss went from {fmt(smooth[0])} to {fmt(smooth[-1])}"
+                f"{curves.chance(smooth[-1])}; it never fell more than {fall:.1%}."
             )
-    if c.dead_layer:
-        top = float(np.nanmax(np.abs(c.first_grad))) if c.first_grad is not None else 0.0
+    if curves.dead_layer:
+        first_grad = curves.first_grad
+        top = float(np.nanmax(np.abs(first_grad))) if first_grad is not None else 0.0
         evidence.append(f"The first layer's gradient norm is {fmt(top)}: its weights never move.")
         score = 1.0
-    if c.k and acc is not None and acc[1] <= 1 / c.k + 0.1 * (1 - 1 / c.k):
+    if n_classes and acc is not None and acc[1] <= 1 / n_classes + 0.1 * (1 - 1 / n_classes):
         # Val at chance while train climbs is memorising labels the inputs do not predict.
         memorised = (
             f", although train acc reaches {fmt(train_acc)}"
@@ -254,39 +240,39 @@ def _not_learning(c: Curves) -> _Finding:
             else ""
         )
         evidence.append(
-            f"{acc[0].capitalize()} {fmt(acc[1])} is chance level for {c.k} classes "
-            f"(1/{c.k} = {1 / c.k:.2f}){memorised}."
+            f"{acc[0].capitalize()} {fmt(acc[1])} is chance level for {n_classes} classes "
+            f"(1/{n_classes} = {1 / n_classes:.2f}){memorised}."
         )
         score = max(score, 0.8)
-    advice = _NEXT["dead_gradient" if c.dead_layer else "not_learning"]
+    advice = _NEXT["dead_gradient" if curves.dead_layer else "not_learning"]
     return _Finding(score, tuple(evidence), advice)
 
 
 def _still_falling(values: np.ndarray, noise: np.ndarray) -> tuple[float, float, float]:
     """(relative drop over the last third, its share of the whole fall, value a third back);
     a drop within the noise of the points counts as no drop."""
-    i0 = max(0, len(values) - 1 - max(1, len(values) // 3))
-    start, end = float(values[i0]), float(values[-1])
+    third_back = max(0, len(values) - 1 - max(1, len(values) // 3))
+    start, end = float(values[third_back]), float(values[-1])
     drop = start - end
-    if drop <= 3 * math.hypot(noise[i0], noise[-1]):
+    if drop <= 3 * math.hypot(noise[third_back], noise[-1]):
         return 0.0, 0.0, start
     whole = float(values[0]) - end
-    rel = drop / abs(start) if start else 0.0
+    relative = drop / abs(start) if start else 0.0
     share = drop / whole if whole > 0 else 1.0
-    return rel, share, start
+    return relative, share, start
 
 
-def _loss_floor(c: Curves) -> _Finding:
-    acc, t = c.final_acc(), c.smooth
-    if acc is None or len(t) < 2:  # "stopped falling" takes at least two rows
+def _loss_floor(curves: Curves) -> _Finding:
+    acc, smooth = curves.final_acc(), curves.smooth
+    if acc is None or len(smooth) < 2:  # "stopped falling" takes at least two rows
         return _NONE
-    rel = _still_falling(*chunk_medians(c.train))[0]
-    score = ramp(acc[1], 0.7, 0.8) * ramp(float(t[-1]), 0.6, 0.8)
-    if acc[1] < 0.8 or t[-1] < 0.8 or rel >= 0.05:
+    still_falling = _still_falling(*chunk_medians(curves.train))[0]
+    score = ramp(acc[1], 0.7, 0.8) * ramp(float(smooth[-1]), 0.6, 0.8)
+    if acc[1] < 0.8 or smooth[-1] < 0.8 or still_falling >= 0.05:
         score = min(score, 0.45)  # near, but not the clear sign: high accuracy, high flat loss
     sentence = (
-        f"Train loss stays at {fmt(t[-1])} while {acc[0]} reaches {fmt(acc[1])}: a model that "
-        f"is right {acc[1]:.0%} of the time should have a loss far below that."
+        f"Train loss stays at {fmt(smooth[-1])} while {acc[0]} reaches {fmt(acc[1])}: a model "
+        f"that is right {acc[1]:.0%} of the time should have a loss far below that."
     )
     return _Finding(score, (sentence,), _NEXT["loss_floor"])
 
@@ -297,32 +283,38 @@ def _swings(values: np.ndarray, noise: np.ndarray) -> tuple[int, list[float]]:
     picks the extremes of many noisy medians), so a healthy curve's wiggles never count."""
     span = float(values.max() - values.min())
 
-    def big(i: int, j: int) -> bool:
-        a, b = float(values[i]), float(values[j])
-        floor = max(0.2 * min(abs(a), abs(b)), 0.1 * span, 5 * math.hypot(noise[i], noise[j]))
-        return abs(b - a) > floor
+    def big(start: int, end: int) -> bool:
+        """Whether the move from point `start` to point `end` is big enough to matter."""
+        before, after = float(values[start]), float(values[end])
+        noise_floor = 5 * math.hypot(noise[start], noise[end])
+        floor = max(0.2 * min(abs(before), abs(after)), 0.1 * span, noise_floor)
+        return abs(after - before) > floor
 
     turns, trend, extreme, low, high, peaks = [0], 0, 0, 0, 0, 0
-    for i in range(1, len(values)):
+    for point in range(1, len(values)):
         if trend == 0:  # no big move yet: watch the lowest and highest points so far
-            low = i if values[i] < values[low] else low
-            high = i if values[i] > values[high] else high
-            if values[i] > values[low] and big(low, i):
-                trend, extreme, turns[0] = 1, i, low
-            elif values[i] < values[high] and big(high, i):
-                trend, extreme, turns[0] = -1, i, high
-        elif (values[i] - values[extreme]) * trend > 0:
-            extreme = i
-        elif big(extreme, i):
+            low = point if values[point] < values[low] else low
+            high = point if values[point] > values[high] else high
+            if values[point] > values[low] and big(low, point):
+                trend, extreme, turns[0] = 1, point, low
+            elif values[point] < values[high] and big(high, point):
+                trend, extreme, turns[0] = -1, point, high
+        elif (values[point] - values[extreme]) * trend > 0:
+            extreme = point
+        elif big(extreme, point):
             peaks += trend > 0
             turns.append(extreme)
-            trend, extreme = -trend, i
-    return peaks, [float(values[j]) for j in turns] + [float(values[-1])]
+            trend, extreme = -trend, point
+    return peaks, [float(values[turn]) for turn in turns] + [float(values[-1])]
 
 
-def _unstable(c: Curves) -> _Finding:
+def _unstable(curves: Curves) -> _Finding:
     best = _NONE
-    for name, values in (("Val loss", c.val), ("Train loss", c.train), ("Step loss", c.step)):
+    for name, values in (
+        ("Val loss", curves.val),
+        ("Train loss", curves.train),
+        ("Step loss", curves.step),
+    ):
         curve, noise = chunk_medians(values) if values is not None else (np.array([]), np.array([]))
         if len(curve) < 3:
             continue
@@ -331,23 +323,23 @@ def _unstable(c: Curves) -> _Finding:
         if score > best.score:
             chunk = len(values) // len(curve)
             note = f" (medians of {chunk}+ rows)" if chunk > 1 else ""
-            zigzag = " -> ".join(fmt(p) for p in path[:7])
+            zigzag = " -> ".join(fmt(turn) for turn in path[:7])
             best = _Finding(score, (f"{name} zig-zags instead of settling: {zigzag}{note}.",))
-    saw = _saw_tooth(c)
+    saw = _saw_tooth(curves)
     if saw.score > best.score:
         return saw
     return _Finding(best.score, best.evidence, _NEXT["unstable"])
 
 
-def _saw_tooth(c: Curves) -> _Finding:
+def _saw_tooth(curves: Curves) -> _Finding:
     """Step loss that climbs through most epochs and drops at each epoch's start: the batches
     come in an order (e.g. sorted by class) that pulls the model back and forth."""
-    epochs, steps = len(c.log.train_loss), c.step
+    epochs, steps = len(curves.log.train_loss), curves.step
     if steps is None or epochs < 3 or len(steps) < 8 * epochs:
         return _NONE
-    per, rises = len(steps) // epochs, []
-    for epoch in np.split(steps[: per * epochs], epochs):
-        quarter = max(2, per // 4)
+    per_epoch, rises = len(steps) // epochs, []
+    for epoch in np.split(steps[: per_epoch * epochs], epochs):
+        quarter = max(2, per_epoch // 4)
         first, last = np.median(epoch[:quarter]), np.median(epoch[-quarter:])
         finite = math.isfinite(first) and math.isfinite(last) and first != 0
         rises.append(float((last - first) / abs(first)) if finite else 0.0)
@@ -360,74 +352,92 @@ def _saw_tooth(c: Curves) -> _Finding:
     return _Finding(ramp(rising / epochs, 0.35, 0.6), (sentence,), _NEXT["saw_tooth"])
 
 
-def _overfitting(c: Curves) -> _Finding:
+def _overfitting(curves: Curves) -> _Finding:
     found: list[tuple[float, str]] = []
-    t, v = c.smooth, chunk_medians(c.val)[0] if c.val is not None else np.array([])
-    if len(t) >= 2 and len(v) >= 3:
-        ib = int(np.argmin(v))
-        rise, fall = float(v[-1] - v[ib]), float(v[0] - v[ib])
-        j = round(ib / (len(v) - 1) * (len(t) - 1))
-        if ib < len(v) - 1 and rise > 0.1 * abs(v[ib]) and rise > 0.05 * fall and t[-1] < t[j]:
+    smooth = curves.smooth
+    val = chunk_medians(curves.val)[0] if curves.val is not None else np.array([])
+    if len(smooth) >= 2 and len(val) >= 3:
+        best = int(np.argmin(val))
+        rise, fall = float(val[-1] - val[best]), float(val[0] - val[best])
+        same_time = round(best / (len(val) - 1) * (len(smooth) - 1))  # that point in train
+        if (
+            best < len(val) - 1
+            and rise > 0.1 * abs(val[best])
+            and rise > 0.05 * fall
+            and smooth[-1] < smooth[same_time]
+        ):
             said = (
-                f"Train loss fell {fmt(t[0])} -> {fmt(t[-1])} while val loss rose from its "
-                f"best {fmt(v[ib])} to {fmt(v[-1])}."
+                f"Train loss fell {fmt(smooth[0])} -> {fmt(smooth[-1])} while val loss rose from "
+                f"its best {fmt(val[best])} to {fmt(val[-1])}."
             )
-            found.append((0.5 + 0.5 * ramp(rise / abs(v[ib] or 1), 0.1, 0.3), said))
-    ta, va = last_finite(c.train_acc), last_finite(c.val_acc)
-    if ta is not None and va is not None and ta - va > 0.05:
-        said = f"Train acc {fmt(ta)} vs val acc {fmt(va)}: a gap of {ta - va:.2f}."
-        found.append((ramp(ta - va, 0.05, 0.15), said))
-    tl, vl = last_finite(c.train), last_finite(c.val)
-    if tl is not None and vl is not None and tl > 0 and vl - tl > 0.3:
-        said = f"Final val loss {fmt(vl)} is {fmt(vl / tl)}x the train loss {fmt(tl)}."
-        found.append((ramp(vl / tl, 2.0, 3.0), said))
+            found.append((0.5 + 0.5 * ramp(rise / abs(val[best] or 1), 0.1, 0.3), said))
+    train_acc, val_acc = last_finite(curves.train_acc), last_finite(curves.val_acc)
+    if train_acc is not None and val_acc is not None and train_acc - val_acc > 0.05:
+        gap = train_acc - val_acc
+        said = f"Train acc {fmt(train_acc)} vs val acc {fmt(val_acc)}: a gap of {gap:.2f}."
+        found.append((ramp(gap, 0.05, 0.15), said))
+    train_loss, val_loss = last_finite(curves.train), last_finite(curves.val)
+    if (
+        train_loss is not None
+        and val_loss is not None
+        and train_loss > 0
+        and val_loss - train_loss > 0.3
+    ):
+        ratio = val_loss / train_loss
+        said = f"Final val loss {fmt(val_loss)} is {fmt(ratio)}x the train loss {fmt(train_loss)}."
+        found.append((ramp(ratio, 2.0, 3.0), said))
     return _combine(found, _NEXT["overfitting"])
 
 
 def _combine(found: list[tuple[float, str]], advice: str) -> _Finding:
     """Several signs of one label: the strongest sets the score, all go into the evidence."""
-    found = [f for f in found if f[0] > 0]
+    found = [(score, sentence) for score, sentence in found if score > 0]
     if not found:
         return _NONE
-    return _Finding(max(score for score, _ in found), tuple(e for _, e in found), advice)
+    scores, sentences = zip(*found, strict=True)
+    return _Finding(max(scores), tuple(sentences), advice)
 
 
-def _underfitting(c: Curves) -> _Finding:
+def _underfitting(curves: Curves) -> _Finding:
     found: list[tuple[float, str]] = []
-    name, values = ("Val loss", c.val) if c.val is not None else ("Train loss", c.train)
+    name, values = (
+        ("Val loss", curves.val) if curves.val is not None else ("Train loss", curves.train)
+    )
     curve, noise = chunk_medians(values)
     falling = False
     if len(curve) >= 3:
-        rel, share, start = _still_falling(curve, noise)
-        falling = rel > 0.05 and share > 0.1
+        relative, share, start = _still_falling(curve, noise)
+        falling = relative > 0.05 and share > 0.1
         if falling:
             said = f"{name} was still falling at the end: {fmt(start)} -> {fmt(curve[-1])}."
-            found.append((0.5 + 0.5 * ramp(rel, 0.05, 0.15), said))
-    acc, ta, va = c.final_acc(), last_finite(c.train_acc), last_finite(c.val_acc)
-    close = ta is None or va is None or abs(ta - va) < 0.1
+            found.append((0.5 + 0.5 * ramp(relative, 0.05, 0.15), said))
+    acc = curves.final_acc()
+    train_acc, val_acc = last_finite(curves.train_acc), last_finite(curves.val_acc)
+    close = train_acc is None or val_acc is None or abs(train_acc - val_acc) < 0.1
     if acc is not None and close and acc[1] < 0.9:
         said = f"{acc[0].capitalize()} levels off at {fmt(acc[1])}, with train and val close."
         found.append((ramp(-acc[1], -0.9, -0.85), said))
-    t = c.smooth
-    if acc is None and len(t) >= 2 and 0.03 <= c.fall < 0.3:
-        found.append((0.5, f"Train loss only fell from {fmt(t[0])} to {fmt(t[-1])}."))
-    advice = _NEXT["still_falling" if falling else "underfitting"].format(x=c.log.x_name)
-    return _combine(found, advice)
+    smooth = curves.smooth
+    if acc is None and len(smooth) >= 2 and 0.03 <= curves.fall < 0.3:
+        found.append((0.5, f"Train loss only fell from {fmt(smooth[0])} to {fmt(smooth[-1])}."))
+    advice = _NEXT["still_falling" if falling else "underfitting"]
+    return _combine(found, advice.format(x_name=curves.log.x_name))
 
 
-def _healthy(c: Curves) -> _Finding:
-    t, acc = c.smooth, c.final_acc()
-    if not len(t):
+def _healthy(curves: Curves) -> _Finding:
+    smooth, acc = curves.smooth, curves.final_acc()
+    if not len(smooth):
         return _NONE
-    fall = (t[0] - t[-1]) / abs(t[0]) if len(t) >= 2 and t[0] else 0.0
-    score = ramp(fall, 0.3, 0.6) if len(t) >= 2 else 0.3
-    score *= ramp(acc[1], 0.8, 0.9) if acc is not None else (1.0 if len(t) >= 2 else 0.0)
-    sentence = f"Train loss is {fmt(t[-1])}"
-    if len(t) >= 2:
-        sentence = f"Train loss fell {fmt(t[0])} -> {fmt(t[-1])}"
-    v = chunk_medians(c.val)[0] if c.val is not None else np.array([])
-    if len(v) >= 2:
-        sentence += f" and val loss followed, {fmt(v[0])} -> {fmt(v[-1])}"
+    two_rows = len(smooth) >= 2
+    fall = (smooth[0] - smooth[-1]) / abs(smooth[0]) if two_rows and smooth[0] else 0.0
+    score = ramp(fall, 0.3, 0.6) if two_rows else 0.3
+    score *= ramp(acc[1], 0.8, 0.9) if acc is not None else (1.0 if two_rows else 0.0)
+    sentence = f"Train loss is {fmt(smooth[-1])}"
+    if two_rows:
+        sentence = f"Train loss fell {fmt(smooth[0])} -> {fmt(smooth[-1])}"
+    val = chunk_medians(curves.val)[0] if curves.val is not None else np.array([])
+    if len(val) >= 2:
+        sentence += f" and val loss followed, {fmt(val[0])} -> {fmt(val[-1])}"
     if acc is not None:
         sentence += f"; {acc[0]} ends at {fmt(acc[1])}"
     return _Finding(score, (sentence + ".",), _NEXT["healthy"])
@@ -441,18 +451,18 @@ _RULES: dict[str, Callable[[Curves], _Finding]] = {
 }  # fmt: skip
 
 
-def _notes(c: Curves) -> tuple[list[str], list[str]]:
+def _notes(curves: Curves) -> tuple[list[str], list[str]]:
     """Sentences worth adding whatever the label, (before, after) its evidence: too little
     data to judge, a validation that may be running on the training data."""
     before, after = [], []
-    if not c.train.size:
+    if not curves.train.size:
         before.append("No train loss was logged, so there is no curve to judge.")
-    elif c.train.size == 1:
+    elif curves.train.size == 1:
         before.append("Only one row of train loss was logged: too little to judge a trend.")
-    val = c.val
-    if val is not None and len(val) == len(c.train) >= 2 and np.array_equal(val, c.train):
+    val = curves.val
+    if val is not None and len(val) == len(curves.train) >= 2 and np.array_equal(val, curves.train):
         after.append(
-            f"Val loss equals train loss at every {c.log.x_name}: validation may be "
+            f"Val loss equals train loss at every {curves.log.x_name}: validation may be "
             "running on the training data."
         )
     return before, after
@@ -464,23 +474,27 @@ def diagnose(log: TrainingLog) -> Diagnosis:
     Never raises on any TrainingLog: missing columns, NaN, one-row logs all get a reading.
     """
     with np.errstate(all="ignore"):  # overflow to infinity is handled as data, not an error
-        c = Curves(log)
-        findings = {label: _RULES[label](c) for label in PRIORITY}
-    scores = {k: clip(f.score) for k, f in findings.items()}
+        curves = Curves(log)
+        findings = {label: _RULES[label](curves) for label in LABELS}
+    scores = {label: clip(finding.score) for label, finding in findings.items()}
     # Healthy means nothing else is wrong: it can score no higher than the worst problem allows.
-    scores["healthy"] = min(scores["healthy"], 1 - max(scores[k] for k in PRIORITY[:-1]))
-    fired = [label for label in PRIORITY if scores[label] >= FIRES]
-    label = fired[0] if fired else max(PRIORITY, key=lambda k: scores[k])  # ties: priority
+    problems = [label for label in LABELS if label != "healthy"]
+    scores["healthy"] = min(scores["healthy"], 1 - max(scores[label] for label in problems))
+    fired = [label for label in LABELS if scores[label] >= FIRES]
+    # Nothing clear: the best score wins; max() keeps the first of equal scores, so ties go
+    # to the label earlier in priority order.
+    label = fired[0] if fired else max(LABELS, key=lambda name: scores[name])
     finding = findings[label]
     if not scores[label]:
-        advice = _NEXT["too_short"].format(x=log.x_name)
+        advice = _NEXT["too_short"].format(x_name=log.x_name)
         label, finding = "underfitting", _Finding(0.0, (), advice)
-    before, after = _notes(c) if label != "crashed" else ([], [])
+    before, after = _notes(curves) if label != "crashed" else ([], [])
     evidence = (before + list(finding.evidence))[:3] + after
-    others = sorted((k for k in PRIORITY if k != label and scores[k] > 0), key=lambda k: -scores[k])
+    others = [name for name in LABELS if name != label and scores[name] > 0]
+    others.sort(key=lambda name: -scores[name])  # stable: equal scores keep priority order
     return Diagnosis(
         label,
-        tuple((k, scores[k]) for k in others),
+        tuple((name, scores[name]) for name in others),
         tuple(evidence) or ("The log holds no finite train loss.",),
         finding.next_experiment,
     )
