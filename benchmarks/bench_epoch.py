@@ -6,7 +6,7 @@ number of training examples (the engine's own train split, ~51000 of the 60000 i
 1. tutorial      the conventional loop: torchvision MNIST with ToTensor + Normalize,
                  DataLoader(batch_size=64, shuffle=True), the MLP 784-128-64-10, default
                  (non-fused) Adam 1e-3, CrossEntropyLoss and `loss.item()` every step;
-2. engine        `engine.loop.train(default_config("mnist", epochs=1))`, reporting
+2. engine        `engine.training.train(default_config("mnist", epochs=1))`, reporting
                  `result.epochs[0].seconds` (data fetching, steps and per-step telemetry;
                  evaluation excluded);
 3. math-only     forward + loss + backward + fused Adam 1e-3 on batches of 64 made in
@@ -23,7 +23,7 @@ Run from the repository root:
     python -m benchmarks.bench_epoch --data-dir data --threads 2 --repeats 5 --json
 
 Real MNIST is used when DATA_DIR/MNIST/raw holds the IDX files; otherwise MNIST-format
-files are written to a temporary folder with `engine.idx.write_mnist_format`.
+files are written to a temporary folder with `tests.mnist_files.write_mnist_format`.
 """
 
 from __future__ import annotations
@@ -43,8 +43,8 @@ from torch import Tensor, nn
 
 from engine.config import RunConfig, default_config
 from engine.data import load_data
-from engine.idx import write_mnist_format
-from engine.loop import train
+from engine.training import train
+from tests.mnist_files import write_mnist_format
 
 BATCH_SIZE = 64
 LR = 1e-3
@@ -81,7 +81,7 @@ def mnist_root(data_dir: Path) -> Iterator[tuple[Path, str]]:
     with tempfile.TemporaryDirectory(prefix="bench-mnist-") as tmp:
         log(f"no MNIST in {data_dir}/MNIST/raw: writing MNIST-format files to {tmp}")
         write_mnist_format(tmp)
-        yield Path(tmp), "MNIST-format files from engine.idx.write_mnist_format (temp dir)"
+        yield Path(tmp), "MNIST-format files from tests.mnist_files.write_mnist_format (temp dir)"
 
 
 def make_mlp() -> nn.Sequential:

@@ -9,7 +9,7 @@ from torch.utils.data import DataLoader
 
 from engine.config import default_config
 from engine.data import DataUnavailableError, download, load_data, make_loader
-from engine.idx import write_mnist_format
+from tests.mnist_files import write_mnist_format
 
 
 def test_digits_split_is_stratified_disjoint_and_deterministic() -> None:

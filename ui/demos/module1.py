@@ -1,7 +1,7 @@
 """Module 1's own visuals: the four steps, the line fit, batch size, the landscape, gradient checks.
 
 Each `*_demo` function is one lesson's "Try it" visual. The numbers all come from
-`engine.regression`; this file only chooses widgets and draws charts.
+`engine.linear_regression`; this file only chooses widgets and draws charts.
 """
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
-from engine import regression
-from engine.loop import train_step
+from engine import linear_regression
+from engine.step import train_step
 from ui.charts import BASELINE_COLOUR, BROKEN_COLOURS, REFERENCE_COLOUR
 
 HEIGHT = 280
@@ -33,7 +33,7 @@ def _show(chart: alt.TopLevelMixin) -> None:
 
 @st.cache_data(show_spinner=False)
 def _walkthrough(seed: int) -> dict[str, Any]:
-    return dict(regression.one_step_walkthrough(seed))
+    return dict(linear_regression.one_step_walkthrough(seed))
 
 
 def _train_step_line(stage: int) -> str:
@@ -161,7 +161,7 @@ def iterations_calculator() -> None:
             "Epochs", min_value=1, max_value=1_000, value=3, step=1, key="demo_1_1_epochs"
         )
     )
-    per_epoch, total = regression.iterations(n, b, epochs)
+    per_epoch, total = linear_regression.iterations(n, b, epochs)
     st.latex(
         rf"\text{{iterations per epoch}} = \left\lceil \frac{{N}}{{B}} \right\rceil"
         rf" = \left\lceil \frac{{{n}}}{{{b}}} \right\rceil = {per_epoch}"
@@ -195,21 +195,21 @@ def module_1_1() -> None:
 
 @st.cache_data(show_spinner=False)
 def _fits(lr: float, steps: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    x, y = regression.linear_data()
+    x, y = linear_regression.linear_data()
     data = pd.DataFrame({"x": x.numpy(), "y": y.numpy()})
     paths = []
     for method, fit in (
-        ("by hand", regression.fit_by_hand),
-        ("autograd + train_step", regression.fit_with_autograd),
+        ("by hand", linear_regression.fit_by_hand),
+        ("autograd + train_step", linear_regression.fit_with_autograd),
     ):
-        path = regression.path_frame(fit(x, y, lr, steps))
+        path = linear_regression.path_frame(fit(x, y, lr, steps))
         path.insert(0, "method", method)
         paths.append(path)
     final = paths[0].iloc[-1]
     rows = []
     for where, (w, b) in (("start", (0.0, 0.0)), (f"after {steps} steps", (final.w, final.b))):
-        hand = regression.mse_gradients_by_hand(x, y, float(w), float(b))
-        auto = regression.mse_gradients_autograd(x, y, float(w), float(b))
+        hand = linear_regression.mse_gradients_by_hand(x, y, float(w), float(b))
+        auto = linear_regression.mse_gradients_autograd(x, y, float(w), float(b))
         for name, by_hand, by_autograd in zip(("dL/dw", "dL/db"), hand, auto, strict=True):
             rows.append(
                 {
@@ -335,8 +335,10 @@ def hand_vs_autograd_demo() -> None:
 
 @st.cache_data(show_spinner=False)
 def _batch_curves(lr: float, epochs: int) -> tuple[pd.DataFrame, float]:
-    x, y = regression.linear_data()
-    return regression.batch_size_curves(x, y, lr, epochs), regression.least_squares(x, y).loss
+    x, y = linear_regression.linear_data()
+    return linear_regression.batch_size_curves(x, y, lr, epochs), linear_regression.least_squares(
+        x, y
+    ).loss
 
 
 def _batch_summary(curves: pd.DataFrame) -> pd.DataFrame:
@@ -442,11 +444,11 @@ SHAPES = {"round bowl (standardised x)": 0.0, "long valley (x shifted by +2)": 2
 def _landscape(
     shift: float, fraction: float, steps: int
 ) -> tuple[pd.DataFrame, pd.DataFrame, float, str]:
-    x, y = regression.linear_data(x_shift=shift)
-    lr = fraction * regression.largest_stable_lr(x)
-    surface = regression.loss_surface(x, y, W_RANGE, B_RANGE, resolution=RESOLUTION)
-    path = regression.descent_path(x, y, lr, steps, START)
-    return surface, path, lr, regression.lr_regime(x, lr)
+    x, y = linear_regression.linear_data(x_shift=shift)
+    lr = fraction * linear_regression.largest_stable_lr(x)
+    surface = linear_regression.loss_surface(x, y, W_RANGE, B_RANGE, resolution=RESOLUTION)
+    path = linear_regression.descent_path(x, y, lr, steps, START)
+    return surface, path, lr, linear_regression.lr_regime(x, lr)
 
 
 def _in_range(path: pd.DataFrame) -> pd.DataFrame:
@@ -537,14 +539,16 @@ def landscape_demo() -> None:
     columns = st.columns(3)
     shape = columns[0].radio("Landscape", list(SHAPES), key="demo_1_4_shape")
     steps = columns[2].slider("Steps", min_value=5, max_value=60, value=25, key="demo_1_4_steps")
-    x, _ = regression.linear_data(x_shift=SHAPES[shape])
-    limit = regression.largest_stable_lr(x)
+    x, _ = linear_regression.linear_data(x_shift=SHAPES[shape])
+    limit = linear_regression.largest_stable_lr(x)
     fraction = columns[1].select_slider(
         "Learning rate (as a multiple of the stability limit 2/λ_max)",
         LR_FRACTIONS,
         value=0.3,
         key="demo_1_4_lr",
-        format_func=lambda f: f"{f * limit:.3g} ({f}× limit: {regression.lr_regime(x, f * limit)})",
+        format_func=lambda f: (
+            f"{f * limit:.3g} ({f}× limit: {linear_regression.lr_regime(x, f * limit)})"
+        ),
     )
     surface, path, lr, regime = _landscape(SHAPES[shape], float(fraction), int(steps))
     shown = _in_range(path)
@@ -584,7 +588,7 @@ def _path_note(path: pd.DataFrame, shown: pd.DataFrame, steps: int, regime: str)
 
 @st.cache_data(show_spinner=False)
 def _gradient_check(w: float, b: float) -> tuple[pd.DataFrame, dict[str, bool]]:
-    example = regression.wrong_gradient_example(w, b)
+    example = linear_regression.wrong_gradient_example(w, b)
     return example.table, example.gradcheck
 
 
@@ -624,7 +628,7 @@ def _error_chart(table: pd.DataFrame) -> alt.LayerChart:
         )
     )
     limit = (
-        alt.Chart(pd.DataFrame({"x": [regression.CHECK_TOLERANCE]}))
+        alt.Chart(pd.DataFrame({"x": [linear_regression.CHECK_TOLERANCE]}))
         .mark_rule(strokeDash=[6, 4], color="#475569")
         .encode(x="x:Q")
     )

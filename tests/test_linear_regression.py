@@ -1,4 +1,4 @@
-"""engine.regression: every number Module 1's visuals draw is really computed, and right."""
+"""engine.linear_regression: every number Module 1's visuals draw is really computed, and right."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import torch
 from hypothesis import given
 from hypothesis import strategies as st
 
-from engine import regression
-from engine.regression import (
+from engine import linear_regression
+from engine.linear_regression import (
     batch_size_curves,
     descent_path,
     finite_difference_check,
@@ -222,7 +222,7 @@ def test_gradcheck_passes_autograd_and_the_right_backward_only() -> None:
 
 
 def test_gradcheck_directly_in_float64(data: tuple[torch.Tensor, torch.Tensor]) -> None:
-    loss = regression.mse_of_parameters(*data)
+    loss = linear_regression.mse_of_parameters(*data)
     point = (
         torch.tensor(0.5, dtype=torch.float64, requires_grad=True),
         torch.tensor(-1.0, dtype=torch.float64, requires_grad=True),

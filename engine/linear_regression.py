@@ -20,9 +20,10 @@ import torch
 from torch import Tensor, nn
 
 from engine.config import default_config
-from engine.data import Split, load_data, make_loader
-from engine.loop import make_loss_fn, make_optimizer, train_step
+from engine.data import load_data, make_loader
+from engine.loop import make_optimizer
 from engine.models import build_model
+from engine.step import Split, make_loss_fn, train_step
 
 TRUE_W = 3.0  # the line the data is drawn from: y = 3x + 2 + noise
 TRUE_B = 2.0
