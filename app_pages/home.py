@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from engine.source import source_of
+from engine.step import train_step
 from engine.variants import all_variants
 
 st.title("Training Loop Lab")
@@ -10,14 +12,10 @@ st.markdown(
     "then watching it break**. Every curve here comes from a real PyTorch run on real data "
     "(1,797 handwritten digits, built in, no download), trained in seconds on a CPU."
 )
-st.code(
-    """for inputs, targets in loader:
-    optimizer.zero_grad()             # forget the last batch's gradients
-    outputs = model(inputs)           # 1. forward
-    loss = loss_fn(outputs, targets)  # 2. loss
-    loss.backward()                   # 3. backward
-    optimizer.step()                  # 4. step""",
-    language="python",
+st.code(source_of(train_step), language="python")
+st.caption(
+    "The step every run here takes, once per batch, healthy or broken: the engine's own "
+    "`train_step` from `engine/step.py`, shown as it runs. A broken variant changes one line."
 )
 left, right = st.columns(2)
 with left:

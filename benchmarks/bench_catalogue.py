@@ -16,7 +16,7 @@ import torch
 
 from engine.compare import compare
 from engine.config import default_config
-from engine.loop import train
+from engine.training import train
 from engine.variants import all_variants
 
 

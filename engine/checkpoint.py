@@ -12,15 +12,13 @@ import dataclasses
 import os
 import tempfile
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
 from engine.config import RunConfig
 from engine.records import EpochRecord, StepRecord
-
-if TYPE_CHECKING:
-    from engine.loop import LoopState
+from engine.state import LoopState
 
 FORMAT = "training-loop-lab/checkpoint-v1"
 # Settings a resumed run may change: more epochs, another device or thread count.

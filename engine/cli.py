@@ -14,9 +14,15 @@ from collections.abc import Sequence
 from typing import Any, NoReturn
 
 from engine.checkpoint import CheckpointError
+from engine.compare import compare, comparison_json, diagnose_run, run_json
 from engine.config import DATASETS, MODELS, OPTIMIZERS, ConfigError, RunConfig, default_config
-from engine.data import DataUnavailableError
+from engine.data import DataUnavailableError, download
+from engine.diagnosis import diagnose
+from engine.export import ExportError, export_script
 from engine.records import EpochRecord, StepRecord
+from engine.training import train
+from engine.training_log import LogFormatError, parse_training_log, read_training_log
+from engine.variants import UnknownVariantError, all_variants, apply_variant
 
 
 class UsageError(Exception):
@@ -99,9 +105,6 @@ def config_from(args: argparse.Namespace) -> RunConfig:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code."""
-    from engine.export import ExportError
-    from engine.training_log import LogFormatError
-    from engine.variants import UnknownVariantError
 
     try:
         args = build_parser().parse_args(argv)
@@ -156,9 +159,6 @@ class Progress:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from engine.compare import diagnose_run, run_json
-    from engine.loop import train
-    from engine.variants import apply_variant
 
     config = config_from(args)
     if args.variant:
@@ -214,7 +214,6 @@ def _print_diagnosis(diagnosis: Any) -> None:
 
 
 def _variants(args: argparse.Namespace) -> int:
-    from engine.variants import all_variants
 
     catalogue = all_variants().values()
     if args.json:
@@ -226,7 +225,6 @@ def _variants(args: argparse.Namespace) -> int:
 
 
 def _compare(args: argparse.Namespace) -> int:
-    from engine.compare import compare, comparison_json
 
     config = config_from(args)
     watching = sys.stderr.isatty()
@@ -249,8 +247,6 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _diagnose(args: argparse.Namespace) -> int:
-    from engine.diagnosis import diagnose
-    from engine.training_log import parse_training_log, read_training_log
 
     if args.log == "-":
         log = parse_training_log(sys.stdin.read(), n_classes=args.classes)
@@ -268,14 +264,12 @@ def _diagnose(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
-    from engine.export import export_script
 
     sys.stdout.write(export_script(config_from(args), args.variant))
     return 0
 
 
 def _download(args: argparse.Namespace) -> int:
-    from engine.data import download
 
     print(f"downloaded to {download(args.name, args.data_dir)}")
     return 0

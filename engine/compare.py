@@ -10,8 +10,9 @@ from typing import Any
 
 from engine.config import RunConfig
 from engine.diagnosis import Diagnosis, diagnose
-from engine.loop import Record, train
+from engine.records import Record
 from engine.results import RunResult, finite_or_none
+from engine.training import train
 from engine.variants import apply_variant, get_variant, healthy_reference
 
 TrainFn = Callable[..., RunResult]

@@ -14,7 +14,7 @@ import math
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from torch import Tensor
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
 from engine.config import RunConfig
+from engine.step import DataBundle, Split
 
 EMBEDDED = "digits"
 IMAGE_SETS = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
@@ -32,35 +33,6 @@ TEST_FRACTION = 0.15
 
 class DataUnavailableError(RuntimeError):
     """A dataset could not be loaded; the message names the embedded fallback."""
-
-
-@dataclass(frozen=True)
-class Split:
-    """Inputs and loss targets of one split (train, val or test)."""
-
-    inputs: Tensor
-    targets: Tensor
-
-    def __len__(self) -> int:
-        return len(self.targets)
-
-    @property
-    def labels(self) -> Tensor:
-        """Integer class labels, whether targets are indices or one-hot rows."""
-        return self.targets.argmax(dim=1) if self.targets.dim() == 2 else self.targets
-
-
-@dataclass(frozen=True)
-class DataBundle:
-    """The three splits of a dataset plus what a model needs to know about it."""
-
-    name: str
-    task: str  # "classification" or "regression"
-    train: Split
-    val: Split
-    test: Split
-    n_classes: int  # 0 for regression
-    input_shape: tuple[int, ...]  # one example, e.g. (1, 8, 8)
 
 
 @dataclass(frozen=True)
@@ -137,12 +109,6 @@ def make_loader(
     batches = BatchSampler(order, batch_size=batch_size, drop_last=False)
     # batch_size=None: the sampler already yields whole batches of indices.
     return DataLoader(dataset, sampler=batches, batch_size=None)
-
-
-def iterate_in_chunks(split: Split, chunk: int = 8192) -> Iterator[tuple[Tensor, Tensor]]:
-    """Walk a split in large slices, for evaluation without gradients."""
-    for start in range(0, len(split), chunk):
-        yield split.inputs[start : start + chunk], split.targets[start : start + chunk]
 
 
 def _dir_key(data_dir: str | os.PathLike[str] | None) -> str:
@@ -229,7 +195,8 @@ def _load_raw(name: str, data_dir: str, seed: int) -> _Raw:
 
 @functools.lru_cache(maxsize=1)
 def _load_digits() -> _Raw:
-    from sklearn.datasets import load_digits  # bundled with scikit-learn: no network
+    # lazy: scikit-learn costs ~2 s to import; only a digits run needs it (bundled, no network)
+    from sklearn.datasets import load_digits
 
     digits = load_digits()
     inputs = torch.tensor(digits.data, dtype=torch.float32).reshape(-1, 1, 8, 8)
@@ -241,6 +208,7 @@ def _load_torchvision(name: str, data_dir: str) -> _Raw:
     folder = IMAGE_SETS[name]
     root = Path(data_dir) if data_dir else Path("data")
     try:
+        # lazy: torchvision costs ~3 s to import and only the image sets need it
         from torchvision import datasets
 
         dataset_class = getattr(datasets, folder)
@@ -272,6 +240,7 @@ def download(name: str, data_dir: str | os.PathLike[str]) -> Path:
     """
     if name not in IMAGE_SETS:
         raise DataUnavailableError(f"{name} needs no download; downloadable: mnist, fashion_mnist")
+    # lazy: torchvision costs ~3 s to import and only a download needs it
     from torchvision import datasets
 
     root = Path(data_dir)

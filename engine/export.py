@@ -1,11 +1,13 @@
 """Write any run, healthy or broken, as one standalone PyTorch script.
 
-The script is rendered from the healthy reference run's settings; a variant's bug is then
-put in place by replacing its healthy code lines with its broken ones (the very lines the
-app shows as the diff), or, for a changed setting, by rendering the broken setting. Every
-line that differs from the healthy script is marked with a `# BUG` comment. The script
-needs only torch and scikit-learn (torchvision for MNIST) and reproduces the engine's
-per-epoch numbers for the same seed.
+The script's training step, evaluation, device choice and schedule are the engine's own
+functions, copied in from their source (`engine.source`), so the script runs the code the
+app runs. A variant's bug is put in place the way it runs in the engine: a broken step or
+evaluation brings its own body; another code bug replaces its healthy lines with its broken
+ones (the lines the app shows); a changed setting is rendered as that setting. Every line
+that differs from the healthy script is marked with a `# BUG` comment. The script needs
+only torch and scikit-learn (torchvision for MNIST) and reproduces the engine's per-epoch
+numbers for the same seed.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ from __future__ import annotations
 import difflib
 from string import Template
 
+from engine import device, loop, step
 from engine.config import RunConfig
+from engine.source import definition_of, source_of, with_body_of
 from engine.variants import Variant, apply_variant, get_variant, healthy_reference
 
 EXPORTABLE_DATASETS = ("digits", "mnist", "fashion_mnist")
@@ -31,8 +35,8 @@ def export_script(baseline: RunConfig, variant_id: str | None = None) -> str:
     variant = get_variant(variant_id)
     reference = healthy_reference(baseline, variant)
     healthy = render(reference)
-    broken = render(apply_variant(baseline, variant_id).replace(variant=None))
-    if variant.healthy_code and _is_behaviour_bug(variant):
+    broken = render(apply_variant(baseline, variant_id).replace(variant=None), variant)
+    if variant.break_loop is not None and variant.healthy_code:
         broken = replace_block(broken, variant.healthy_code, variant.broken_code, variant.id)
     return mark_bug_lines(healthy, broken, variant)
 
@@ -53,21 +57,19 @@ def code_diff(baseline: RunConfig, variant_id: str) -> str:
     )
 
 
-def _is_behaviour_bug(variant: Variant) -> bool:
-    from engine.variants import _unchanged
-
-    return variant.break_loop is not _unchanged
-
-
 def replace_block(text: str, healthy: str, broken: str, label: str) -> str:
-    """Replace every run of lines matching `healthy` (ignoring indentation) with `broken`."""
+    """Replace every run of lines matching `healthy` with `broken`.
+
+    Lines match on their code alone: indentation and a trailing comment are ignored, so
+    `loss = loss_fn(outputs, targets)` is found in the step and in the evaluation alike.
+    """
     lines = text.splitlines()
-    want = [line.strip() for line in healthy.splitlines()]
+    want = [_code_part(line) for line in healthy.splitlines()]
     new_lines = broken.splitlines()
     out: list[str] = []
     i, found = 0, 0
     while i < len(lines):
-        window = [line.strip() for line in lines[i : i + len(want)]]
+        window = [_code_part(line) for line in lines[i : i + len(want)]]
         if window == want:
             indent = lines[i][: len(lines[i]) - len(lines[i].lstrip())]
             out.extend(indent + line for line in new_lines)
@@ -84,6 +86,10 @@ def replace_block(text: str, healthy: str, broken: str, label: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def _code_part(line: str) -> str:
+    return line.split("  # ")[0].strip()
+
+
 def mark_bug_lines(healthy: str, broken: str, variant: Variant) -> str:
     """Mark what the bug changed: `# BUG` on added or changed lines, a note for removed ones."""
     old, new = healthy.splitlines(), broken.splitlines()
@@ -95,8 +101,11 @@ def mark_bug_lines(healthy: str, broken: str, variant: Variant) -> str:
                 indent = line[: len(line) - len(line.lstrip())]
                 marked.append(f"{indent}# BUG ({variant.id}): removed `{line.strip()}`")
         for line in new[start:end]:
-            changed = tag != "equal" and line.strip() and "# BUG" not in line
-            marked.append(f"{line}  # BUG ({variant.id})" if changed else line)
+            if tag != "equal" and "# BUG:" in line:  # the broken function's own marker
+                line = line.replace("# BUG:", f"# BUG ({variant.id}):", 1)
+            elif tag != "equal" and line.strip() and "# BUG" not in line:
+                line = f"{line}  # BUG ({variant.id})"
+            marked.append(line)
     header = (
         f"# Broken variant: {variant.id}: {variant.title}.\n"
         f"# Symptom: {variant.symptom}\n# Fix: {variant.fix}\n"
@@ -104,8 +113,9 @@ def mark_bug_lines(healthy: str, broken: str, variant: Variant) -> str:
     return header + "\n".join(marked) + "\n"
 
 
-def render(config: RunConfig) -> str:
-    """The healthy script for a config (any variant field is ignored)."""
+def render(config: RunConfig, bug: Variant | None = None) -> str:
+    """The script for a config (its variant field ignored), with a broken step or
+    evaluation of `bug` in place of the healthy one where the bug has one."""
     if config.dataset not in EXPORTABLE_DATASETS:
         raise ExportError(
             f"export supports the datasets {', '.join(EXPORTABLE_DATASETS)}; "
@@ -133,11 +143,9 @@ def render(config: RunConfig) -> str:
         "init": _init(config.init),
         "loss_fn": "nn.MSELoss()" if config.loss == "mse" else "nn.CrossEntropyLoss()",
         "optimizer": _optimizer(config),
-        "clip": (
-            f"\n    torch.nn.utils.clip_grad_norm_(model.parameters(), {config.grad_clip!r})"
-            if config.grad_clip is not None
-            else ""
-        ),
+        "max_grad_norm": repr(config.grad_clip),
+        "pick_device": definition_of(device, "pick_device"),
+        "lesson_code": _lesson_code(bug),
         "scheduler": _scheduler(config),
         "make_scheduler": _MAKE_SCHEDULER if config.schedule != "constant" else "",
         "scheduler_step": "\n            scheduler.step()" if config.schedule != "constant" else "",
@@ -227,15 +235,29 @@ def _optimizer(config: RunConfig) -> str:
     return f"torch.optim.{name}(model.parameters(), {', '.join(args)})"
 
 
+def _lesson_code(bug: Variant | None) -> str:
+    """engine.step's types, step and evaluation, as written there (a bug's body swapped in)."""
+    train_step_text = source_of(step.train_step)
+    evaluate_text = source_of(step.evaluate)
+    if bug is not None and bug.broken_step is not None:
+        train_step_text = with_body_of(step.train_step, bug.broken_step)
+    if bug is not None and bug.broken_evaluate is not None:
+        evaluate_text = with_body_of(step.evaluate, bug.broken_evaluate)
+    pieces = [
+        definition_of(step, "LossFn"),
+        source_of(step.Split),
+        train_step_text,
+        source_of(step.Evaluation),
+        evaluate_text,
+        source_of(step.summarise),
+    ]
+    return "\n\n\n".join(piece.rstrip() for piece in pieces)
+
+
 def _scheduler(config: RunConfig) -> str:
     if config.schedule == "constant":
         return ""
-    import inspect
-
-    from engine.loop import lr_factor
-
-    source = inspect.getsource(lr_factor)
-    return f"\n\n{source}\n\nSCHEDULE = {config.schedule!r}\n"
+    return f"\n\n\n{source_of(loop.lr_factor).rstrip()}\n\n\nSCHEDULE = {config.schedule!r}"
 
 
 _STANDARDISE = "x_train, x_val, x_test = ((x - mean) / std for x in (x_train, x_val, x_test))"
@@ -298,6 +320,9 @@ A standalone PyTorch training script. Install: `uv pip install torch scikit-lear
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import torch
 from torch import Tensor, nn
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
@@ -305,16 +330,11 @@ from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, S
 SEED = $seed
 EPOCHS = $epochs
 BATCH_SIZE = $batch_size
+MAX_GRAD_NORM = $max_grad_norm  # None: no gradient clipping
 HAS_OWN_TEST_SPLIT = $has_test
 
 
-def pick_device() -> torch.device:
-    """cuda, then Apple's mps, then the CPU."""
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+$pick_device
 
 
 def load_raw() -> tuple[Tensor, Tensor, Tensor | None, Tensor | None]:
@@ -376,28 +396,8 @@ def load_data() -> tuple[tuple[Tensor, Tensor], ...]:
 $model
 
 
-def train_step(model: nn.Module, inputs: Tensor, targets: Tensor, loss_fn: nn.Module,
-               optimizer: torch.optim.Optimizer) -> Tensor:
-    """Clear old gradients, then: 1. forward, 2. loss, 3. backward, 4. step."""
-    optimizer.zero_grad()
-    outputs = model(inputs)
-    loss = loss_fn(outputs, targets)
-    loss.backward()$clip
-    optimizer.step()
-    return loss
-
-
-def evaluate(model: nn.Module, inputs: Tensor, targets: Tensor,
-             loss_fn: nn.Module) -> tuple[float, float]:
-    """Loss and accuracy on a whole split, with dropout off and no gradient tracking."""
-    model.eval()
-    with torch.no_grad():
-        outputs = model(inputs)
-        loss = loss_fn(outputs, targets)
-    model.train()
-    labels = targets.argmax(dim=1) if targets.dim() == 2 else targets
-    accuracy = (outputs.argmax(dim=1) == labels).float().mean()
-    return loss.item(), accuracy.item()$scheduler
+# The training step and evaluation: Training Loop Lab's own code, as the app runs it.
+$lesson_code$scheduler
 
 
 def main() -> None:
@@ -425,25 +425,27 @@ def main() -> None:
         order = SequentialSampler(train_set)
     batches = BatchSampler(order, batch_size=BATCH_SIZE, drop_last=False)
     loader = DataLoader(train_set, sampler=batches, batch_size=None)
+    train_split, val_split = Split(x_train, y_train), Split(x_val, y_val)
+    test_split = Split(x_test, y_test)
 
     history: list[float] = []
     diverged = False
     for epoch in range(1, EPOCHS + 1):
         for inputs, targets in loader:
-            loss = train_step(model, inputs, targets, loss_fn, optimizer)
+            loss = train_step(model, inputs, targets, loss_fn, optimizer, MAX_GRAD_NORM)
             history.append(loss.item())$scheduler_step
             if not torch.isfinite(loss):
                 diverged = True  # a NaN or infinite loss never recovers: stop here
                 break
-        train_loss, train_acc = evaluate(model, x_train, y_train, loss_fn)
-        val_loss, val_acc = evaluate(model, x_val, y_val, loss_fn)
-        print(f"epoch {epoch:3d}  train_loss {train_loss:.6f}  train_acc {train_acc:.4f}  "
-              f"val_loss {val_loss:.6f}  val_acc {val_acc:.4f}")
+        on_train = evaluate(model, train_split, loss_fn)
+        on_val = evaluate(model, val_split, loss_fn)
+        print(f"epoch {epoch:3d}  train_loss {on_train.loss:.6f}  train_acc {on_train.acc:.4f}  "
+              f"val_loss {on_val.loss:.6f}  val_acc {on_val.acc:.4f}")
         if diverged:
             print(f"loss became {loss.item()} at step {len(history)}: diverged")
             return
-    test_loss, test_acc = evaluate(model, x_test, y_test, loss_fn)
-    print(f"test  loss {test_loss:.6f}  acc {test_acc:.4f}")
+    on_test = evaluate(model, test_split, loss_fn)
+    print(f"test  loss {on_test.loss:.6f}  acc {on_test.acc:.4f}")
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import torch
 
 from engine.config import RunConfig
-from engine.loop import start
+from engine.training import start_run
 
 
 @dataclass(frozen=True)
@@ -36,14 +36,16 @@ def overfit_one_batch(
     would fail in real training. Learned means the final loss fell below
     target_fraction of the first loss (and below 0.1 in absolute terms).
     """
-    state = start(config)  # the run's own parts, optimizer and clipping, bug included
+    state = start_run(config)  # the run's own parts, optimizer and clipping, bug included
     parts = state.parts
     inputs = parts.data.train.inputs[:batch_size]
     targets = parts.data.train.targets[:batch_size]
     losses: list[float] = []
     try:
         for _ in range(steps):
-            loss = parts.train_step(parts.model, inputs, targets, parts.loss_fn, state.optimizer)
+            loss = parts.train_step(
+                parts.model, inputs, targets, parts.loss_fn, state.optimizer, config.grad_clip
+            )
             losses.append(loss.item())
             if not torch.isfinite(loss):
                 break

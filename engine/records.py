@@ -40,3 +40,6 @@ class RunError:
     type: str
     message: str
     explanation: str
+
+
+Record = StepRecord | EpochRecord  # what a run streams to its watchers as it trains

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pandas as pd
+from torch import nn
 
 from engine.config import RunConfig
 from engine.records import EpochRecord, RunError, StepRecord
-
-if TYPE_CHECKING:
-    from torch import nn
-
-    from engine.training_log import TrainingLog
+from engine.training_log import TrainingLog
 
 EPOCH_METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
 
@@ -90,7 +87,6 @@ class RunResult:
 
     def training_log(self) -> TrainingLog:
         """This run's curves in the form the diagnosis reads."""
-        from engine.training_log import TrainingLog
 
         def column(name: str) -> tuple[float, ...] | None:
             values = [getattr(e, name) for e in self.epochs]

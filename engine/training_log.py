@@ -41,7 +41,8 @@ class TrainingLog:
 
     def to_frame(self) -> pd.DataFrame:
         """The per-row columns as a wide DataFrame: x_name, then each curve that is present."""
-        import pandas as pd  # only charts need it; reading a log stays light
+        # lazy: only charts need pandas; reading and diagnosing a log stays light
+        import pandas as pd
 
         columns: dict[str, tuple[float, ...]] = {self.x_name: self.x, "train_loss": self.train_loss}
         for name in ("val_loss", "train_acc", "val_acc"):

@@ -13,7 +13,7 @@ A teacher edits lessons/content/lesson-M-N.md without touching code. The format:
     ## Quick check  (### question / - [ ] option / - [x] correct / > Feedback: why)
     ## Key takeaways (a paragraph, then 3-6 "- " bullets)
 
-A line `{{source: engine.loop.train_step}}` shows that function's current source code.
+A line `{{source: engine.step.train_step}}` shows that function's current source code.
 """
 
 from __future__ import annotations

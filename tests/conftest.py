@@ -7,8 +7,8 @@ import torch
 
 from engine.compare import Comparison, compare
 from engine.config import RunConfig, default_config
-from engine.loop import train
 from engine.results import RunResult
+from engine.training import train
 from engine.variants import all_variants
 
 # One thread, as the tests in the issues are specified: results must not depend on it,

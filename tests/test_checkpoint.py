@@ -7,7 +7,7 @@ import pytest
 
 from engine.checkpoint import CheckpointError
 from engine.config import default_config
-from engine.loop import train
+from engine.training import train
 
 
 def test_resume_continues_the_same_curve(tmp_path: Path) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from engine.config import default_config
 from engine.export import ExportError, code_diff, export_script, replace_block
-from engine.loop import train
+from engine.training import train
 from engine.variants import all_variants, apply_variant, get_variant
 
 EPOCHS = 3
@@ -98,7 +98,7 @@ def test_behaviour_bugs_show_the_very_lines_that_run() -> None:
 def test_healthy_script_is_plain_and_typed() -> None:
     text = export_script(default_config())
     assert "# BUG" not in text and "engine" not in text.replace("the engine", "")
-    assert "def train_step(model: nn.Module" in text
+    assert "def train_step(\n    model: nn.Module," in text
     assert "cuda" in text and "mps" in text
 
 

@@ -10,10 +10,11 @@ import torch
 
 from engine.config import default_config
 from engine.device import pick_device
-from engine.loop import train, train_step
 from engine.models import build_model, count_parameters
 from engine.records import EpochRecord, StepRecord
 from engine.results import RunResult
+from engine.step import train_step
+from engine.training import train
 
 
 def test_train_step_reads_as_the_four_steps_in_order() -> None:

@@ -4,13 +4,31 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from engine.loop import TrainingParts
-from engine.variants import Variant
+import torch
+from torch import Tensor, nn
+
+from engine.step import LossFn, TrainingParts
+from engine.variants.variant import Variant
 
 
 def keep_loss_tensors(parts: TrainingParts) -> TrainingParts:
-    """Append the loss tensor itself (graph and all) to the history, every step."""
-    return replace(parts, keep_loss_tensors=True)
+    """Wrap the step so every loss tensor (graph and all) is appended to a history list."""
+    history: list[Tensor] = []
+    step = parts.train_step
+
+    def step_logging_tensors(
+        model: nn.Module,
+        inputs: Tensor,
+        targets: Tensor,
+        loss_fn: LossFn,
+        optimizer: torch.optim.Optimizer,
+        max_grad_norm: float | None = None,
+    ) -> Tensor:
+        loss = step(model, inputs, targets, loss_fn, optimizer, max_grad_norm)
+        history.append(loss)  # BUG: the tensor keeps its autograd graph alive; use loss.item()
+        return loss
+
+    return replace(parts, train_step=step_logging_tensors)
 
 
 VARIANTS = (

@@ -6,9 +6,8 @@ from dataclasses import replace
 
 import torch
 
-from engine.data import Split
-from engine.loop import TrainingParts
-from engine.variants import Variant
+from engine.step import Split, TrainingParts
+from engine.variants.variant import Variant
 
 
 def misalign_labels(parts: TrainingParts) -> TrainingParts:
@@ -99,8 +98,8 @@ VARIANTS = (
         category="data",
         lessons=("2.6", "3.6"),
         symptom="Validation identical to training: too good to be true.",
-        healthy_code="val_loss, val_acc = evaluate(model, x_val, y_val, loss_fn)",
-        broken_code="val_loss, val_acc = evaluate(model, x_train, y_train, loss_fn)",
+        healthy_code="on_val = evaluate(model, val_split, loss_fn)",
+        broken_code="on_val = evaluate(model, train_split, loss_fn)",
         why="The validation numbers measure memory, not generalisation: they can never show "
         "overfitting, so every run looks healthy.",
         fix="Keep a held-out validation split that never touches training, split once with "

@@ -6,8 +6,8 @@ from dataclasses import replace
 
 from torch import Tensor, nn
 
-from engine.loop import LossFn, TrainingParts
-from engine.variants import Variant
+from engine.step import LossFn, TrainingParts
+from engine.variants.variant import Variant
 
 
 class SwappedArguments(nn.Module):

@@ -8,10 +8,9 @@ from dataclasses import replace
 import torch
 from torch import Tensor, nn
 
-from engine.data import Split, iterate_in_chunks
-from engine.loop import Evaluation, LossFn, TrainingParts, summarise
 from engine.models import ACTIVATION_LAYERS
-from engine.variants import Variant
+from engine.step import Evaluation, LossFn, Split, TrainingParts, summarise
+from engine.variants.variant import Variant
 
 
 class UnregisteredMLP(nn.Module):
@@ -47,13 +46,11 @@ def keep_layers_in_a_list(parts: TrainingParts) -> TrainingParts:
 @torch.no_grad()
 def evaluate_without_eval_mode(model: nn.Module, split: Split, loss_fn: LossFn) -> Evaluation:
     """The healthy evaluate() with model.eval() forgotten: dropout stays on."""
-    outputs = torch.cat([model(inputs) for inputs, _ in iterate_in_chunks(split)])
+    # BUG: no model.eval(), so dropout keeps switching units off while validating
+    chunks = split.inputs.split(8192)  # a few thousand at a time keeps memory bounded
+    outputs = torch.cat([model(chunk) for chunk in chunks])
+    model.train()
     return summarise(outputs, split, loss_fn)
-
-
-def forget_eval_mode(parts: TrainingParts) -> TrainingParts:
-    """Validate (and measure training metrics) with dropout still active."""
-    return replace(parts, evaluate=evaluate_without_eval_mode)
 
 
 VARIANTS = (
@@ -80,8 +77,6 @@ VARIANTS = (
         category="evaluation",
         lessons=("2.6", "3.6"),
         symptom="Noisy, lower validation metrics; validating twice gives two numbers.",
-        healthy_code="model.eval()\nwith torch.no_grad():\n    outputs = model(inputs)",
-        broken_code="with torch.no_grad():\n    outputs = model(inputs)  # still in train mode",
         why="torch.no_grad() only stops gradient tracking; it is model.eval() that turns "
         "dropout off. Left in training mode, validation drops half the hidden units at "
         "random, so its numbers are worse than the model really is and change from one "
@@ -90,6 +85,6 @@ VARIANTS = (
         "use both eval() and no_grad().",
         expected_label="healthy",
         requires={"dropout": 0.5},
-        break_loop=forget_eval_mode,
+        broken_evaluate=evaluate_without_eval_mode,
     ),
 )

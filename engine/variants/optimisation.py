@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import torch
 from torch import Tensor, nn
 
-from engine.loop import LossFn, TrainingParts
-from engine.variants import Variant
+from engine.step import LossFn
+from engine.variants.variant import Variant
+
+# Each broken step is engine.step.train_step with one change, marked BUG. The app shows
+# and exports the lines where it differs from train_step, read from both functions' source.
 
 
 def step_without_zero_grad(
@@ -17,12 +18,16 @@ def step_without_zero_grad(
     targets: Tensor,
     loss_fn: LossFn,
     optimizer: torch.optim.Optimizer,
+    max_grad_norm: float | None = None,
 ) -> Tensor:
     """The healthy step with optimizer.zero_grad() forgotten."""
-    outputs = model(inputs)
-    loss = loss_fn(outputs, targets)
-    loss.backward()  # BUG: adds onto every earlier batch's gradient
-    optimizer.step()
+    # BUG: no optimizer.zero_grad(), so backward() adds onto every earlier batch's gradient
+    outputs = model(inputs)  # 1. forward: the model's predictions for this batch
+    loss = loss_fn(outputs, targets)  # 2. loss: one number, how wrong they are
+    loss.backward()  # 3. backward: d(loss)/d(weight) for every weight, into .grad
+    if max_grad_norm is not None:  # optional: shorten a too-long gradient before using it
+        nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()  # 4. step: nudge every weight against its gradient
     return loss
 
 
@@ -32,13 +37,16 @@ def step_without_step(
     targets: Tensor,
     loss_fn: LossFn,
     optimizer: torch.optim.Optimizer,
+    max_grad_norm: float | None = None,
 ) -> Tensor:
     """The healthy step with optimizer.step() forgotten."""
-    optimizer.zero_grad()
-    outputs = model(inputs)
-    loss = loss_fn(outputs, targets)
-    loss.backward()
-    # BUG: optimizer.step() is missing, so the weights never change
+    optimizer.zero_grad()  # gradients add up in PyTorch: clear the last batch's
+    outputs = model(inputs)  # 1. forward: the model's predictions for this batch
+    loss = loss_fn(outputs, targets)  # 2. loss: one number, how wrong they are
+    loss.backward()  # 3. backward: d(loss)/d(weight) for every weight, into .grad
+    if max_grad_norm is not None:  # optional: shorten a too-long gradient before using it
+        nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    # BUG: no optimizer.step(), so the weights never change
     return loss
 
 
@@ -48,21 +56,35 @@ def step_zeroing_too_late(
     targets: Tensor,
     loss_fn: LossFn,
     optimizer: torch.optim.Optimizer,
+    max_grad_norm: float | None = None,
 ) -> Tensor:
     """The healthy step with zero_grad() moved between backward() and step()."""
-    outputs = model(inputs)
-    loss = loss_fn(outputs, targets)
-    loss.backward()
+    outputs = model(inputs)  # 1. forward: the model's predictions for this batch
+    loss = loss_fn(outputs, targets)  # 2. loss: one number, how wrong they are
+    loss.backward()  # 3. backward: d(loss)/d(weight) for every weight, into .grad
     optimizer.zero_grad()  # BUG: wipes the gradients backward() just computed
-    optimizer.step()
+    if max_grad_norm is not None:  # optional: shorten a too-long gradient before using it
+        nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()  # 4. step: nudge every weight against its gradient
     return loss
 
 
-def _use_step(step: object) -> object:
-    def break_loop(parts: TrainingParts) -> TrainingParts:
-        return replace(parts, train_step=step)
-
-    return break_loop
+def step_without_clipping(
+    model: nn.Module,
+    inputs: Tensor,
+    targets: Tensor,
+    loss_fn: LossFn,
+    optimizer: torch.optim.Optimizer,
+    max_grad_norm: float | None = None,
+) -> Tensor:
+    """The healthy step with the gradient clipping line left out."""
+    optimizer.zero_grad()  # gradients add up in PyTorch: clear the last batch's
+    outputs = model(inputs)  # 1. forward: the model's predictions for this batch
+    loss = loss_fn(outputs, targets)  # 2. loss: one number, how wrong they are
+    loss.backward()  # 3. backward: d(loss)/d(weight) for every weight, into .grad
+    # BUG: no clipping, so one huge gradient throws the weights as far as it likes
+    optimizer.step()  # 4. step: nudge every weight against its gradient
+    return loss
 
 
 DEEP_SIGMOID = {"hidden": (32,) * 11, "activation": "sigmoid", "optimizer": "sgd", "lr": 0.1}
@@ -113,15 +135,13 @@ VARIANTS = (
         category="optimisation",
         lessons=("1.1", "2.3", "3.6"),
         symptom="Erratic, spiky loss; validation loss jumps around.",
-        healthy_code="optimizer.zero_grad()\noutputs = model(inputs)",
-        broken_code="outputs = model(inputs)",
         why="PyTorch adds each backward() into .grad instead of replacing it. Without "
         "zero_grad() every step follows the sum of all past gradients, a stale and ever "
         "larger direction, so the weights overshoot again and again.",
         fix="Call optimizer.zero_grad() once per step, before loss.backward() (or accumulate "
         "over K batches on purpose, then step and zero).",
         expected_label="unstable",
-        break_loop=_use_step(step_without_zero_grad),
+        broken_step=step_without_zero_grad,
     ),
     Variant(
         id="no_step",
@@ -129,13 +149,11 @@ VARIANTS = (
         category="optimisation",
         lessons=("1.1", "2.3", "3.6"),
         symptom="Perfectly flat loss: the weights never change.",
-        healthy_code="loss.backward()\noptimizer.step()",
-        broken_code="loss.backward()",
         why="backward() only computes gradients; it is optimizer.step() that uses them to "
         "change the weights. Without it the model is the same at every epoch.",
         fix="Call optimizer.step() after loss.backward() in every training step.",
         expected_label="not_learning",
-        break_loop=_use_step(step_without_step),
+        broken_step=step_without_step,
     ),
     Variant(
         id="zero_grad_after_backward",
@@ -143,16 +161,12 @@ VARIANTS = (
         category="optimisation",
         lessons=("1.1", "3.6"),
         symptom="Perfectly flat loss; the gradient is zero when step() looks at it.",
-        healthy_code="optimizer.zero_grad()\noutputs = model(inputs)\nloss = loss_fn(outputs, "
-        "targets)\nloss.backward()\noptimizer.step()",
-        broken_code="outputs = model(inputs)\nloss = loss_fn(outputs, targets)\n"
-        "loss.backward()\noptimizer.zero_grad()\noptimizer.step()",
         why="zero_grad() erases the gradients that backward() just filled in, so step() "
         "sees nothing to follow and skips every weight.",
         fix="Zero the gradients at the start of the step (or right after step()), never "
         "between backward() and step().",
         expected_label="not_learning",
-        break_loop=_use_step(step_zeroing_too_late),
+        broken_step=step_zeroing_too_late,
     ),
     Variant(
         id="zero_init",
@@ -194,16 +208,13 @@ VARIANTS = (
         category="optimisation",
         lessons=("3.4",),
         symptom="A deep net with a large step size hits NaN; clipping the gradient fixes it.",
-        healthy_code="loss.backward()\ntorch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)\n"
-        "optimizer.step()",
-        broken_code="loss.backward()\noptimizer.step()",
         why="In a deep net the gradient is a product of many layer factors, so it can be "
         "enormous; with a large learning rate and momentum one such step throws the "
         "weights so far that the loss overflows to NaN.",
         fix="Clip the total gradient norm (clip_grad_norm_ with max 1.0) between backward() "
         "and step(), and/or lower the learning rate.",
         expected_label="diverged",
-        requires={**DEEP_RELU_FAST},
-        configure=lambda base: {"grad_clip": None},
+        requires={**DEEP_RELU_FAST},  # max_grad_norm=1.0 is set; the broken step ignores it
+        broken_step=step_without_clipping,
     ),
 )

@@ -16,8 +16,8 @@ import torch
 
 from engine.config import default_config
 from engine.data import load_data
-from engine.loop import train
 from engine.results import RunResult
+from engine.training import train
 from engine.variants import apply_variant, get_variant
 from ui.charts import BASELINE_COLOUR, BROKEN_COLOURS, REFERENCE_COLOUR
 

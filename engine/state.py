@@ -1,0 +1,25 @@
+"""What changes while a run trains: exactly what a checkpoint must hold to resume it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+
+from engine.records import EpochRecord, StepRecord
+from engine.step import TrainingParts
+
+
+@dataclass
+class LoopState:
+    """The parts being trained, the optimizer and schedule, the counters and the history."""
+
+    parts: TrainingParts
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LambdaLR | None
+    shuffle_generator: torch.Generator
+    device: torch.device
+    epoch: int = 0
+    step: int = 0
+    steps: list[StepRecord] = field(default_factory=list)
+    epochs: list[EpochRecord] = field(default_factory=list)

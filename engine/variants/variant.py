@@ -1,0 +1,85 @@
+"""What one broken variant is: the text a learner reads and the change that really runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
+from typing import Any
+
+from engine.config import RunConfig
+from engine.source import changed_lines
+from engine.step import EvaluateFn, StepFn, TrainingParts, evaluate, train_step
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One deliberate bug, described for a learner and implemented for real.
+
+    A bug in the step or the evaluation is given as the broken function itself
+    (`broken_step`, `broken_evaluate`): its healthy and broken lines are then read from
+    the two functions' source, never written by hand. Other bugs give their lines as text
+    (`healthy_code`, `broken_code`) and change the config or swap another part.
+    """
+
+    id: str
+    title: str
+    category: str
+    lessons: tuple[str, ...]
+    symptom: str  # one line: what the curves show
+    why: str
+    fix: str
+    expected_label: str  # the diagnosis label this bug should produce on digits
+    healthy_code: str = ""  # the correct lines, as a learner would write them
+    broken_code: str = ""  # the same lines with the bug
+    # Settings the bug changes, as a function of the baseline (e.g. lr -> 1.0).
+    configure: Callable[[RunConfig], Mapping[str, Any]] = lambda base: {}
+    # Settings the bug needs in order to exist at all (dropout for a forgotten
+    # model.eval()): applied to the healthy reference too, so the only difference
+    # between the two runs is the bug itself.
+    requires: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    broken_step: StepFn | None = None  # replaces engine.step.train_step
+    broken_evaluate: EvaluateFn | None = None  # replaces engine.step.evaluate
+    break_loop: Callable[[TrainingParts], TrainingParts] | None = None  # any other swap
+
+    def __post_init__(self) -> None:
+        # The shown lines of a step or evaluation bug come from the code that runs.
+        for healthy, broken in (
+            (train_step, self.broken_step),
+            (evaluate, self.broken_evaluate),
+        ):
+            if broken is not None:
+                healthy_code, broken_code = changed_lines(healthy, broken)
+                object.__setattr__(self, "healthy_code", healthy_code)
+                object.__setattr__(self, "broken_code", broken_code)
+
+    @property
+    def changes_code(self) -> bool:
+        """True when the bug swaps a part of the loop (False: it only changes settings)."""
+        swaps = (self.broken_step, self.broken_evaluate, self.break_loop)
+        return any(swap is not None for swap in swaps)
+
+    def put_in_place(self, parts: TrainingParts) -> TrainingParts:
+        """The parts with this bug's broken step, evaluation or other part swapped in."""
+        if self.broken_step is not None:
+            parts = replace(parts, train_step=self.broken_step)
+        if self.broken_evaluate is not None:
+            parts = replace(parts, evaluate=self.broken_evaluate)
+        if self.break_loop is not None:
+            parts = self.break_loop(parts)
+        return parts
+
+    def summary(self) -> dict[str, str]:
+        """The `variants --json` object: id, title, category, symptom, expected_label."""
+        return {
+            "id": self.id,
+            "title": self.title,
+            "category": self.category,
+            "symptom": self.symptom,
+            "expected_label": self.expected_label,
+        }
+
+
+def healthy_reference(baseline: RunConfig, variant: Variant) -> RunConfig:
+    """The healthy run a variant is compared with: the baseline plus what the bug needs."""
+    return baseline.replace(**variant.requires) if variant.requires else baseline
