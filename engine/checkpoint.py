@@ -42,6 +42,8 @@ def save(state: LoopState, path: str | Path) -> Path:
         "step": state.step,
         "shuffle_rng": state.shuffle_generator.get_state(),
         "torch_rng": torch.get_rng_state(),
+        # On a GPU, dropout draws from the device's own generator, not the CPU one above.
+        "cuda_rng": torch.cuda.get_rng_state_all() if state.device.type == "cuda" else None,
         "steps": [dataclasses.asdict(s) for s in state.steps],
         "epochs": [dataclasses.asdict(e) for e in state.epochs],
     }
@@ -105,6 +107,8 @@ def restore(state: LoopState, path: str | Path) -> None:
     state.epoch, state.step = payload["epoch"], payload["step"]
     state.shuffle_generator.set_state(payload["shuffle_rng"])
     torch.set_rng_state(payload["torch_rng"])
+    if payload.get("cuda_rng") is not None and state.device.type == "cuda":
+        torch.cuda.set_rng_state_all(payload["cuda_rng"])
     state.steps = [StepRecord(**s) for s in payload["steps"]]
     state.epochs = [_epoch_from_dict(e) for e in payload["epochs"]]
 
