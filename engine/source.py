@@ -74,18 +74,15 @@ def changed_lines(healthy: object, broken: object) -> tuple[str, str]:
     """The lines where two functions' bodies differ: (healthy lines, broken lines).
 
     Bodies are compared as blocks (a statement with its indented lines, or a comment line),
-    so a changed `if` shows whole. A bare deletion or insertion gets the block before and
-    after it as context, so the reader can see where the line went missing.
+    so a changed `if` shows whole, with the block before and after the change as context.
     """
     old, new = _blocks(split_function(healthy)[1]), _blocks(split_function(broken)[1])
     changes = [op for op in _opcodes(old, new) if op[0] != "equal"]
     if not changes:
         raise ValueError(f"{_name(healthy)} and {_name(broken)} have the same body")
-    old_start, new_start = changes[0][1], changes[0][3]
-    old_end, new_end = changes[-1][2], changes[-1][4]
-    if old_start == old_end or new_start == new_end:
-        old_start, new_start = max(0, old_start - 1), max(0, new_start - 1)
-        old_end, new_end = min(len(old), old_end + 1), min(len(new), new_end + 1)
+    # One block of context on each side shows where the change sits in the function.
+    old_start, new_start = max(0, changes[0][1] - 1), max(0, changes[0][3] - 1)
+    old_end, new_end = min(len(old), changes[-1][2] + 1), min(len(new), changes[-1][4] + 1)
     return _join(old[old_start:old_end]), _join(new[new_start:new_end])
 
 

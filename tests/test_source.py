@@ -110,8 +110,8 @@ def test_changing_a_function_changes_every_text_taken_from_it(tmp_path: Path) ->
         ''',
     )
     assert changed_lines(before.walk, after.walk) == (
-        "for size in steps:\n    total += size",
-        "for size in steps:\n    total -= size  # BUG: subtracts",
+        "total = 0\nfor size in steps:\n    total += size\nreturn total",
+        "total = 0\nfor size in steps:\n    total -= size  # BUG: subtracts\nreturn total",
     )
     moved = with_body_of(before.walk, after.walk)
     assert moved.startswith("def walk(steps: list[int]) -> int:")
