@@ -10,6 +10,7 @@ from engine.training_log import (
     read_training_log,
 )
 from ui.log_chart import log_charts
+from ui.plain_text import plain, shorten
 
 st.title("Curve Doctor")
 st.markdown(
@@ -42,7 +43,7 @@ try:
         if upload is not None:
             log = read_training_log(upload, n_classes=n_classes)
 except LogFormatError as error:
-    st.error(f"Could not read this log. {error}")
+    st.error(f"Could not read this log. {plain(shorten(str(error), 400))}")
     st.markdown("A valid log looks like this:")
     st.code(EXAMPLE_LOG_CSV, language=None)
 
@@ -52,9 +53,10 @@ if log is not None:
     for column, chart in zip(columns, log_charts(log), strict=False):
         column.altair_chart(chart, width="stretch")
     st.subheader(f"Diagnosis: `{diagnosis.label}`")
+    # Evidence quotes the log's own column names: shown as text, never as Markdown.
     for sentence in diagnosis.evidence:
-        st.markdown(f"- {sentence}")
-    st.markdown(f"**Next experiment:** {diagnosis.next_experiment}")
+        st.markdown(f"- {plain(sentence)}")
+    st.markdown(f"**Next experiment:** {plain(diagnosis.next_experiment)}")
     if diagnosis.alternatives:
         st.caption(
             "Also considered: "

@@ -4,6 +4,7 @@ import streamlit as st
 
 from ui.comparison import comparison_section
 from ui.history import history_table
+from ui.plain_text import plain
 from ui.settings import apply_share_link, baseline_widgets, page_url, share_query
 
 KEY = "lab"
@@ -15,7 +16,7 @@ st.markdown(
 )
 notices, autorun = apply_share_link(KEY)
 for notice in notices:
-    st.warning(notice)
+    st.warning(plain(notice))  # it quotes the link's own text: never let that be Markdown
 with st.container(border=True):
     settings = baseline_widgets(KEY)
 query = share_query(settings, KEY)

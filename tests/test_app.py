@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -23,6 +24,11 @@ def open_page(page: str, query: dict[str, str | list[str]] | None = None) -> App
     for name, value in (query or {}).items():
         at.query_params[name] = value
     return at.switch_page(f"app_pages/{page}.py").run()
+
+
+def shown(markdown: str) -> str:
+    """What a learner reads: Markdown with its escapes resolved, invisible joiners dropped."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
 
 
 def texts(at: AppTest) -> str:
@@ -78,11 +84,51 @@ def test_bad_share_link_values_are_refused_with_a_message() -> None:
         {"variant": ["lr_too_hihg"], "epochs": "5000", "seed": "banana", "dataset": "imagenet"},
     )
     assert not at.exception
-    warnings = " ".join(w.value for w in at.warning)
+    warnings = " ".join(shown(w.value) for w in at.warning)
     assert "Unknown variant" in warnings and "'lr_too_hihg'" in warnings
     assert "epochs=5000 is outside 1-60; using 60" in warnings
     assert "seed='banana'" in warnings and "'imagenet' is not available" in warnings
     assert at.slider(key="lab_epochs").value == 60
+
+
+HOSTILE_LINK = {
+    "variant": ["[your teacher says click](https://evil.example/x)"],
+    "optimizer": "![](https://evil.example/pixel.png)",
+    "dataset": ":red[**TEACHER NOTE**: answers at www.evil.example] $x^2$ <b>hi</b>",
+    "size": "A" * 100_000,
+    **{f"extra{number}": "1" for number in range(200)},
+}
+
+
+def unescaped(markdown: str, pattern: str) -> bool:
+    """Whether `pattern` appears in the Markdown with none of its characters escaped."""
+    return re.search(pattern, re.sub(r"\\.", "", markdown)) is not None
+
+
+def test_share_link_text_is_shown_as_text_and_shortened() -> None:
+    at = open_page("failure_lab", HOSTILE_LINK)
+    assert not at.exception
+    warnings = [w.value for w in at.warning]
+    assert len(warnings) == 5  # unknown parameters, variant, dataset, optimizer, size
+    for markdown in warnings:
+        for live in (r"\]\(", r"!\[", r"https?:", r"www\.", r":red\[", r"\$", r"<b>", r"\*\*"):
+            assert not unescaped(markdown, live), (live, markdown)
+        assert len(markdown) < 1_000
+    said = " ".join(shown(markdown) for markdown in warnings)
+    assert "'[your teacher says click](https://evil.e… (49 characters)'" in said  # literally
+    assert "Ignored 200 unknown link parameter(s)" in said
+    assert "A" * 40 + "… (100,000 characters)" in said
+
+
+def test_curve_doctor_shows_a_log_s_own_words_as_text() -> None:
+    at = open_page("curve_doctor")
+    column = "[loss](https://evil.example) ![](https://evil.example/a.png)"
+    rows = "\n".join(f"{n},{1 / n:.3f}" for n in range(1, 8))
+    at.text_area(key="doctor_text").set_value(f"epoch,{column}\n{rows}\n").run()
+    assert not at.exception
+    message = at.error[0].value  # no train loss column: the columns it found are quoted
+    assert column in shown(message)
+    assert not unescaped(message, r"\]\(") and not unescaped(message, r"https?:")
 
 
 def test_curve_doctor_diagnoses_and_explains_bad_files() -> None:
@@ -94,7 +140,7 @@ def test_curve_doctor_diagnoses_and_explains_bad_files() -> None:
     assert "Diagnosis: `overfitting`" in [s.value for s in at.subheader]
     at.text_area(key="doctor_text").set_value("epoch,acc\n1,0.5\n2,0.7\n").run()
     assert not at.exception
-    assert "train_loss" in at.error[0].value
+    assert "train_loss" in shown(at.error[0].value)
     assert any("epoch,train_loss" in c.value for c in at.code)  # an example of a valid file
 
 

@@ -17,6 +17,7 @@ import streamlit as st
 
 from engine.config import RunConfig, default_config
 from engine.variants import all_variants
+from ui.plain_text import shorten
 
 MODEL_SIZES = {"small": (32,), "medium": (128, 64), "large": (256, 128)}
 LEARNING_RATES = (1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1, 0.3, 1.0)
@@ -31,6 +32,18 @@ MAX_EPOCHS = {
     "fashion_mnist": 5,
 }
 MAX_SEED = 9999
+# What a share link may hold (see share_query); anything else is reported and ignored.
+SHARE_LINK_PARAMETERS = (
+    "variant",
+    "dataset",
+    "epochs",
+    "seed",
+    "lr",
+    "batch",
+    "optimizer",
+    "size",
+    "run",
+)
 LAB_DATASETS = ("digits", "moons", "circles", "spirals", "mnist", "fashion_mnist")
 
 
@@ -54,6 +67,12 @@ def available_datasets() -> list[str]:
     return names
 
 
+def _some(values: list[str], most: int = 3) -> str:
+    """A few of the values, each shortened and quoted, and how many more there were."""
+    shown = ", ".join(repr(shorten(value)) for value in values[:most])
+    return shown + (f" and {len(values) - most:,} more" if len(values) > most else "")
+
+
 def _first(params: dict[str, list[str]], name: str) -> str | None:
     values = params.get(name) or []
     return values[0] if values else None
@@ -67,14 +86,18 @@ def _number(
     try:
         value = kind(text)
     except ValueError:
-        notices.append(f"Ignored {name}={text!r}: expected a number from {low:g} to {high:g}.")
+        notices.append(
+            f"Ignored {name}={shorten(text)!r}: expected a number from {low:g} to {high:g}."
+        )
         return None
     if value != value:  # nan
-        notices.append(f"Ignored {name}={text!r}: expected a number from {low:g} to {high:g}.")
+        notices.append(
+            f"Ignored {name}={shorten(text)!r}: expected a number from {low:g} to {high:g}."
+        )
         return None
     clamped = min(max(value, low), high)
     if clamped != value:
-        notices.append(f"{name}={text} is outside {low:g}-{high:g}; using {clamped:g}.")
+        notices.append(f"{name}={shorten(text)} is outside {low:g}-{high:g}; using {clamped:g}.")
     return kind(clamped)
 
 
@@ -84,12 +107,18 @@ def read_share_link(
     """Widget values from a query string, messages about what was refused, and run=1."""
     notices: list[str] = []
     values: dict[str, object] = {}
+    strangers = [name for name in params if name not in SHARE_LINK_PARAMETERS]
+    if strangers:
+        notices.append(
+            f"Ignored {len(strangers):,} unknown link parameter(s) ({_some(strangers)}); "
+            f"a share link uses {', '.join(SHARE_LINK_PARAMETERS)}."
+        )
     catalogue = all_variants()
     variants = [v for v in params.get("variant", []) if v]
     unknown = [v for v in variants if v not in catalogue]
     if unknown:
         notices.append(
-            f"Unknown variant(s) {', '.join(map(repr, unknown))} ignored; "
+            f"Unknown variant(s) {_some(unknown)} ignored; "
             f"valid ids include {', '.join(list(catalogue)[:5])}, ..."
         )
     known = list(dict.fromkeys(v for v in variants if v in catalogue))
@@ -103,7 +132,7 @@ def read_share_link(
             values[f"{prefix}_dataset"] = dataset
         else:
             notices.append(
-                f"Dataset {dataset!r} is not available here; using digits "
+                f"Dataset {shorten(dataset)!r} is not available here; using digits "
                 f"(available: {', '.join(available_datasets())})."
             )
             values[f"{prefix}_dataset"] = "digits"
@@ -126,7 +155,9 @@ def read_share_link(
             if text in choices:
                 values[f"{prefix}_{name}"] = text
             else:
-                notices.append(f"Ignored {name}={text!r}: expected one of {', '.join(choices)}.")
+                notices.append(
+                    f"Ignored {name}={shorten(text)!r}: expected one of {', '.join(choices)}."
+                )
     return values, notices, _first(params, "run") == "1"
 
 

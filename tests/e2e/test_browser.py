@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from urllib.parse import urlencode, urlsplit
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -135,3 +136,29 @@ def test_lesson_renders_math_and_its_demo_trains(server: str, page: Page, path: 
     settle(page)
     assert charts_drawn(page, at_least=charts_before + 4) >= charts_before + 4
     assert page.locator('[data-testid="stException"]').count() == 0
+
+
+def test_a_hostile_share_link_shows_only_text(server: str, page: Page) -> None:
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    hostile = urlencode(
+        [
+            ("variant", "[your teacher says click](https://evil.example/x)"),
+            ("optimizer", "![](https://evil.example/pixel.png)"),
+            ("dataset", ":red[**NOTE**] $x^2$ www.evil.example"),
+            ("size", "B" * 5_000),
+        ]
+    )
+    page.goto(f"{server}/failure-lab?{hostile}")
+    settle(page)
+    alerts = page.locator('[data-testid="stAlert"]')
+    expect(alerts.first).to_be_visible(timeout=RUN_TIMEOUT)
+    said = " ".join(alerts.all_inner_texts()).replace("\u2060", "")  # invisible joiners
+    assert "[your teacher says click](https://evil.e" in said  # the link's text, literally
+    assert "![](https://evil.example/pixel.png)" in said
+    assert ":red[**NOTE**] $x^2$ www.evil.example" in said
+    assert "B" * 40 + "… (5,000 characters)" in said and "B" * 41 not in said
+    assert page.locator('a[href*="evil.example"]').count() == 0
+    assert page.locator('img[src*="evil.example"]').count() == 0
+    assert page.locator(".katex").count() == 0
+    assert not [url for url in requested if urlsplit(url).hostname == "evil.example"]
