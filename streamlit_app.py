@@ -5,6 +5,7 @@ import streamlit as st
 from lessons.curriculum import CURRICULUM, MODULES
 from ui.board import training_board
 from ui.lesson import render_lesson
+from ui.settings import keep_lab_settings
 
 st.set_page_config(page_title="Training Loop Lab", page_icon="🔁", layout="wide")
 
@@ -40,4 +41,5 @@ sections["Labs"] = [
 ]
 navigation = st.navigation(sections)
 training_board()  # start the engine (and pay its one-off costs) before the first click
+keep_lab_settings()  # a lab's settings outlive a visit to another page
 navigation.run()

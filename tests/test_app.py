@@ -212,3 +212,20 @@ def test_quiz_gives_feedback_on_an_answer() -> None:
     wrong = (question.correct + 1) % len(question.options)
     at.radio(key="quiz_1.1_1").set_value(wrong).run()
     assert any("Not quite" in e.value for e in at.error)
+
+
+def test_lab_settings_survive_a_visit_to_another_page() -> None:
+    at = open_page("failure_lab")
+    at.slider(key="lab_epochs").set_value(7)
+    at.multiselect(key="lab_variants").set_value(["no_step"])
+    at.number_input(key="lab_seed").set_value(11).run()
+    at.segmented_control(key="lab_guess_no_step").set_value("stays flat").run()
+    at = at.switch_page("app_pages/home.py").run()
+    at = at.switch_page("app_pages/failure_lab.py").run()
+    assert not at.exception
+    assert at.slider(key="lab_epochs").value == 7
+    assert at.multiselect(key="lab_variants").value == ["no_step"]
+    assert at.number_input(key="lab_seed").value == 11
+    assert at.segmented_control(key="lab_guess_no_step").value == "stays flat"
+    shared = next(code.value for code in at.code if "failure-lab?" in code.value)
+    assert "variant=no_step" in shared and "epochs=7" in shared and "seed=11" in shared

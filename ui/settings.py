@@ -200,6 +200,27 @@ def page_url() -> str:
     return url.split("?", 1)[0] or "/failure-lab"
 
 
+# The widgets of baseline_widgets, by name; the prefixes that drew them are remembered.
+SETTING_NAMES = ("dataset", "size", "optimizer", "lr", "batch", "epochs", "seed", "variants")
+_DRAWN_PREFIXES = "_settings_prefixes"
+
+
+def keep_lab_settings() -> None:
+    """Keep every lab's settings while the learner is on another page.
+
+    Streamlit forgets a widget's value at the end of a run that does not draw it, so a visit
+    to another page would bring the lab back with default settings (and a share link for a
+    demo other than the one on screen). Writing each value back under its own key, in the
+    entrypoint before any widget is drawn, turns it into a value Streamlit keeps.
+    """
+    state = st.session_state
+    for prefix in state.get(_DRAWN_PREFIXES, ()):
+        settings = {f"{prefix}_{name}" for name in SETTING_NAMES}
+        guesses = {key for key in state if str(key).startswith(f"{prefix}_guess_")}
+        for key in (settings | guesses) & set(state.keys()):
+            state[key] = state[key]
+
+
 def variant_label(variant_id: str) -> str:
     v = all_variants()[variant_id]
     return f"{v.category} · {v.title} — {v.symptom}"
@@ -213,6 +234,7 @@ def baseline_widgets(
 ) -> LabSettings:
     """Dataset, model size, optimizer, lr, batch, epochs, seed (+ variants); all bounded."""
     state = st.session_state
+    state.setdefault(_DRAWN_PREFIXES, set()).add(prefix)
     datasets = available_datasets()
     if state.get(f"{prefix}_dataset") not in datasets:
         state[f"{prefix}_dataset"] = "digits"
