@@ -13,7 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
-from engine.checkpoint import CheckpointError
+from engine.checkpoint import CheckpointError, check_destination
 from engine.compare import compare, comparison_json, diagnose_run, run_json
 from engine.config import DATASETS, MODELS, OPTIMIZERS, ConfigError, RunConfig, default_config
 from engine.data import DataUnavailableError, download
@@ -161,8 +161,10 @@ class Progress:
 def _run(args: argparse.Namespace) -> int:
 
     config = config_from(args)
-    if args.variant:
+    if args.variant is not None:  # "" is a mistyped id, not a request for the baseline
         config = apply_variant(config, args.variant)
+    if args.checkpoint is not None:  # before training: fail in a second, not after an epoch
+        check_destination(args.checkpoint)
     progress = Progress(config.variant or "baseline", config.epochs, sys.stderr.isatty())
     result = train(
         config,

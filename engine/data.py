@@ -236,15 +236,25 @@ def download(name: str, data_dir: str | os.PathLike[str]) -> Path:
     """Download MNIST or Fashion-MNIST into data_dir, all or nothing.
 
     Files land in a temporary folder first and are moved into place only when
-    complete, so a failed download leaves nothing half-written behind.
+    complete, so a failed download leaves nothing half-written behind. Returns the
+    dataset's folder. Raises DataUnavailableError for a name that needs no download,
+    for a data_dir that cannot be written (checked before any network access) and
+    for a failed download.
     """
     if name not in IMAGE_SETS:
         raise DataUnavailableError(f"{name} needs no download; downloadable: mnist, fashion_mnist")
+    root = Path(data_dir)
+    try:  # a real probe file: as root, os.access passes whatever the permissions
+        root.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=root).close()
+    except OSError as error:
+        raise DataUnavailableError(
+            f"data folder {root} cannot be written ({error.strerror or error}); "
+            "choose a folder you can write to with --data-dir"
+        ) from None
     # lazy: torchvision costs ~3 s to import and only a download needs it
     from torchvision import datasets
 
-    root = Path(data_dir)
-    root.mkdir(parents=True, exist_ok=True)
     folder = IMAGE_SETS[name]
     staging = Path(tempfile.mkdtemp(prefix=".download-", dir=root))
     try:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import io
 import json
+import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from engine.checkpoint import FORMAT
 from engine.cli import main
 
 RUN_KEYS = {"config", "epochs", "steps", "test", "seconds", "diagnosis", "variant", "error"}
@@ -135,3 +137,70 @@ def test_missing_dataset_as_a_real_process(tmp_path: Path) -> None:
     )
     assert finished.returncode == 2 and "Traceback" not in finished.stderr
     assert "digits" in finished.stderr and finished.stdout == ""
+
+
+def _no_network(monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the test tried to reach the network")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+
+
+def test_download_to_an_unwritable_folder_fails_before_downloading(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _no_network(monkeypatch)
+    (tmp_path / "afile").write_text("a file, so nothing can be created under it")
+    target = tmp_path / "afile" / "sub"
+    code, out, err = run_cli(["download", "mnist", "--data-dir", str(target)], capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert str(target) in err and "cannot be written" in err and "--data-dir" in err
+
+
+def test_resume_from_a_hand_edited_checkpoint_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import torch
+
+    path = tmp_path / "edited.pt"
+    torch.save({"format": FORMAT}, path)
+    code, out, err = run_cli(["run", "--epochs", "1", "--resume", str(path)], capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert "missing 'config'" in err
+
+
+@pytest.mark.parametrize(
+    ("folder", "reason"),
+    [
+        pytest.param(Path("missing") / "deeper", "does not exist", id="missing-folder"),
+        pytest.param(Path("afile") / "sub", "does not exist", id="under-a-file"),
+        pytest.param(Path("afile"), "is not a folder", id="a-file"),
+    ],
+)
+def test_checkpoint_to_an_unwritable_folder_exits_2_before_training(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], folder: Path, reason: str
+) -> None:
+    (tmp_path / "afile").write_text("a file, not a folder")
+    before = sorted(tmp_path.rglob("*"))
+    checkpoint = tmp_path / folder / "run.pt"
+    code, out, err = run_cli(["run", "--epochs", "1", "--checkpoint", str(checkpoint)], capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert str(tmp_path / folder) in err and reason in err
+    assert sorted(tmp_path.rglob("*")) == before  # no folders or files created
+
+
+def test_checkpoint_path_that_is_a_folder_exits_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(["run", "--epochs", "1", "--checkpoint", str(tmp_path)], capsys)
+    assert code == 2 and out == "" and "is a folder" in err
+
+
+@pytest.mark.parametrize("command", ["run", "compare", "export"])
+@pytest.mark.parametrize("variant", ["", "   "])
+def test_blank_variant_exits_2_listing_the_valid_ids(
+    command: str, variant: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli([command, "--epochs", "1", "--variant", variant], capsys)
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+    assert f"unknown variant {variant!r}" in err and "lr_too_high" in err
