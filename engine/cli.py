@@ -21,7 +21,7 @@ from engine.diagnosis import diagnose
 from engine.export import ExportError, export_script
 from engine.records import EpochRecord, StepRecord
 from engine.training import train
-from engine.training_log import LogFormatError, parse_training_log, read_training_log
+from engine.training_log import LogFormatError, read_training_log
 from engine.variants import UnknownVariantError, all_variants, apply_variant
 
 
@@ -250,8 +250,9 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _diagnose(args: argparse.Namespace) -> int:
 
-    if args.log == "-":
-        log = parse_training_log(sys.stdin.read(), n_classes=args.classes)
+    if args.log == "-":  # the bytes, not the locale's text: UTF-16 logs pipe in too
+        stdin = getattr(sys.stdin, "buffer", sys.stdin)  # a text stream when one replaced it
+        log = read_training_log(stdin, n_classes=args.classes)
     else:
         try:
             log = read_training_log(args.log, n_classes=args.classes)

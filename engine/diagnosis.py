@@ -2,7 +2,7 @@
 
 Every label has a rule that scores it from 0 to 1 using only the numbers in the log. The label
 reported is the first one, in priority order, whose rule fires clearly (score >= 0.5): a crash
-explains everything after it, a negative cross-entropy explains a blow-up, a blow-up explains
+explains everything after it, a negative loss explains a blow-up, a blow-up explains
 a zig-zag, and so on down to "healthy". Other labels with a score above 0 become alternatives.
 """
 
@@ -40,6 +40,9 @@ FIRES = 0.5  # a score at or above this is a clear finding
 _NEXT = {
     "impossible_loss": "Check the argument order: criterion(logits, targets), the model's raw "
     "output first and the class labels second; swapped arguments give a negative cross-entropy.",
+    "negative_loss": "Print criterion(outputs, targets) for one batch and read how the logged "
+    "loss is computed: cross-entropy takes the raw logits first and the labels second, and a "
+    "mean squared error can only go negative through a sign flip or a subtracted term.",
     "diverged": "Lower the learning rate 10x (e.g. 1.0 -> 0.1) and add gradient clipping "
     "(max norm 1.0), then compare the first epochs with this run.",
     "collapsed": "Retrain with the learning rate 10x lower and count the predicted classes after "
@@ -109,9 +112,11 @@ def _crashed(curves: Curves) -> _Finding:
 
 
 def _impossible_loss(curves: Curves) -> _Finding:
+    """A train loss well below 0 (past float rounding): cross-entropy and MSE both average
+    non-negative terms, so whatever the task, the loss is computed wrongly."""
     train = curves.train
     losses = train[np.isfinite(train)]
-    if not curves.classification or not losses.size or losses.min() >= -1e-3:
+    if not losses.size or losses.min() >= -1e-3:
         return _NONE
     lowest = int(np.nanargmin(np.where(np.isfinite(train), train, np.nan)))
     first = int(np.flatnonzero(np.isfinite(train))[0])
@@ -120,11 +125,18 @@ def _impossible_loss(curves: Curves) -> _Finding:
         if first != lowest
         else "reached "
     )
-    sentence = (
-        f"Train loss {moved}{fmt(train[lowest])} at {curves.at(lowest)}; cross-entropy can never "
-        "be negative, so the loss is not measuring what it should."
+    never = (
+        "cross-entropy can never be negative"
+        if curves.classification
+        else "losses such as cross-entropy and MSE are means of non-negative terms and can "
+        "never be negative"
     )
-    return _Finding(1.0, (sentence,), _NEXT["impossible_loss"])
+    sentence = (
+        f"Train loss {moved}{fmt(train[lowest])} at {curves.at(lowest)}; {never}, so the loss "
+        "is not measuring what it should."
+    )
+    advice = _NEXT["impossible_loss" if curves.classification else "negative_loss"]
+    return _Finding(1.0, (sentence,), advice)
 
 
 def _diverged(curves: Curves) -> _Finding:

@@ -95,11 +95,13 @@ def parse_training_log(
     """Parse CSV text (comma, tab or semicolon separated, with a header row) into a TrainingLog.
 
     Only a train loss column is required; epoch/step, val_loss, train_acc and val_acc are
-    picked up under their common names. Raises LogFormatError, whose message says what was
-    wrong and what is expected, for anything that cannot be read.
+    picked up under their common names. Text read with errors="surrogateescape" (standard
+    input under a C locale) is decoded from its bytes first, so a UTF-16 log piped in reads
+    like UTF-8. Raises LogFormatError, whose message says what was wrong and what is
+    expected, for anything that cannot be read.
     """
     _check_n_classes(n_classes)
-    text = _check_text(text)
+    text = _check_text(_unescape_bytes(text))
     delimiter = _detect_delimiter(text)
     rows = _read_rows(text, delimiter, max_rows)
     header, body = rows[0][1], rows[1:]
@@ -109,29 +111,33 @@ def parse_training_log(
 
 
 def read_training_log(
-    path_or_buffer: str | os.PathLike[str] | IO[bytes] | IO[str], n_classes: int | None = None
+    path_or_buffer: str | os.PathLike[str] | IO[bytes] | IO[str],
+    n_classes: int | None = None,
+    max_bytes: int = MAX_LOG_BYTES,
 ) -> TrainingLog:
-    """Read a CSV log from a file path or an open (binary or text) file, then parse it.
+    """Read a CSV log of at most `max_bytes` from a file path or an open (binary or text)
+    file, then parse it.
 
-    Raises LogFormatError when the file cannot be opened, is not UTF-8 text, or is not a
-    valid log (see parse_training_log).
+    Bytes are decoded as UTF-8, or as UTF-16 when they start with its byte-order mark.
+    Raises LogFormatError when the file cannot be opened, is too large, is not text in one
+    of those encodings, or is not a valid log (see parse_training_log).
     """
     if isinstance(path_or_buffer, (str, os.PathLike)):
         try:
             with open(path_or_buffer, "rb") as file:
-                raw: bytes | str = file.read(MAX_LOG_BYTES + 1)
+                raw: bytes | str = file.read(max_bytes + 1)
         except OSError as err:
             raise LogFormatError(
                 f"Could not open the log file {os.fspath(path_or_buffer)!r}: "
                 f"{err.strerror or err}. Expected the path of a readable CSV file."
             ) from err
     else:
-        raw = path_or_buffer.read()
+        raw = path_or_buffer.read(max_bytes + 1)
     if isinstance(raw, (bytearray, memoryview)):
         raw = bytes(raw)
-    if len(raw) > MAX_LOG_BYTES:
+    if len(raw) > max_bytes:
         raise LogFormatError(
-            f"The file is larger than {MAX_LOG_BYTES // 2**20} MB. "
+            f"The file is larger than {max_bytes / 2**20:g} MB. "
             "Expected a CSV log of at most 100,000 rows; log every few steps instead."
         )
     text = raw if isinstance(raw, str) else _decode(raw)
@@ -139,7 +145,8 @@ def read_training_log(
 
 
 def _decode(raw: bytes) -> str:
-    # Excel's "Unicode text" export is UTF-16 with a byte-order mark.
+    # Excel's "Unicode text" export and PowerShell's redirection write UTF-16 with a
+    # byte-order mark.
     if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
         try:
             return raw.decode("utf-16")
@@ -149,10 +156,31 @@ def _decode(raw: bytes) -> str:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as err:
         raise LogFormatError(
-            f"The file is not readable text (byte 0x{raw[err.start]:02x} at position "
-            f"{err.start} is not UTF-8). Expected a plain-text CSV file saved as UTF-8, e.g.\n"
+            f"The log is not readable text: it looks like binary data (byte "
+            f"0x{raw[err.start]:02x} at position {err.start} is not UTF-8). Expected a "
+            f"plain-text CSV file saved as UTF-8 (or UTF-16 with a byte-order mark), e.g.\n"
             f"{_SNIPPET}"
         ) from err
+
+
+# Bytes that are not UTF-8, kept as lone surrogates U+DC80..U+DCFF by errors="surrogateescape".
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
+def _unescape_bytes(text: str) -> str:
+    """Text as its bytes say, when it was decoded as UTF-8 with errors="surrogateescape".
+
+    Python reads standard input that way under a C or POSIX locale and in UTF-8 mode, so a
+    UTF-16 log piped in arrives with its byte-order mark as two lone surrogates: turn them
+    back into the bytes and decode those as a file's bytes are decoded.
+    """
+    if not _ESCAPED_BYTE.search(text):
+        return text
+    try:
+        raw = text.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:  # other lone surrogates: not escaped bytes, left to the checks
+        return text
+    return _decode(raw)
 
 
 def _check_n_classes(n_classes: int | None) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from engine.training_log import EXAMPLE_LOG_CSV
 from lessons.curriculum import CURRICULUM
 
 TIMEOUT = 180  # the first test also starts the training workers
@@ -229,3 +230,51 @@ def test_lab_settings_survive_a_visit_to_another_page() -> None:
     assert at.segmented_control(key="lab_guess_no_step").value == "stays flat"
     shared = next(code.value for code in at.code if "failure-lab?" in code.value)
     assert "variant=no_step" in shared and "epochs=7" in shared and "seed=11" in shared
+
+
+@pytest.mark.parametrize("pasted", ["", "  \n\t \n"])
+def test_curve_doctor_says_what_to_paste_when_the_box_is_empty(pasted: str) -> None:
+    at = open_page("curve_doctor")
+    at.text_area(key="doctor_text").set_value(pasted).run()
+    assert not at.exception and not at.error
+    said = " ".join(shown(message.value) for message in at.info)
+    assert "Paste a training log" in said and "example" in said
+    assert "train_loss" in said and "val_loss" in said  # the columns it reads
+    assert not at.subheader  # no diagnosis of nothing
+    at.button(key="doctor_use_example").click().run()
+    assert at.text_area(key="doctor_text").value == EXAMPLE_LOG_CSV
+    assert "Diagnosis: `healthy`" in [s.value for s in at.subheader]
+
+
+UPLOADS_REFUSED = {
+    "binary": ("run.xlsx", b"PK\x03\x04\x14\x00\x06\x00\x08\x00\x00\x00!\x00\xff\xfe", "binary"),
+    "no-loss": ("metrics.csv", b"epoch,acc\n1,0.5\n2,0.7\n", "No train loss column"),
+    "empty": ("empty.csv", b"", "The log is empty"),
+    "header-only": ("head.csv", b"epoch,train_loss\n", "no data rows"),
+    "too-large": ("huge.csv", b"epoch,train_loss\n" + b"1,0.5\n" * 2_000_000, "larger than"),
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "data", "reason"), UPLOADS_REFUSED.values(), ids=UPLOADS_REFUSED.keys()
+)
+def test_curve_doctor_says_why_an_upload_is_refused(name: str, data: bytes, reason: str) -> None:
+    at = open_page("curve_doctor")
+    at.radio(key="doctor_source").set_value("Upload a CSV file").run()
+    at.file_uploader(key="doctor_upload").upload(name, data, "text/csv").run()
+    assert not at.exception
+    assert len(at.error) == 1
+    said = shown(at.error[0].value)
+    assert reason in said and name in said and "Expected" in said
+    assert "\n" not in said  # one line: the example is shown below as code
+    assert not at.subheader
+
+
+def test_curve_doctor_reads_an_upload_whatever_its_file_name() -> None:
+    # Keras' CSVLogger writes "training.log"; a wrong suffix must not stop a good log.
+    at = open_page("curve_doctor")
+    at.radio(key="doctor_source").set_value("Upload a CSV file").run()
+    log = b"epoch,loss,val_loss\n1,0.90,0.63\n2,0.50,0.60\n3,0.30,0.66\n4,0.18,0.82\n"
+    at.file_uploader(key="doctor_upload").upload("training.log", log, "text/plain").run()
+    assert not at.exception and not at.error
+    assert "Diagnosis: `overfitting`" in [s.value for s in at.subheader]

@@ -309,8 +309,24 @@ def test_negative_cross_entropy_is_impossible_loss() -> None:
     assert "criterion(logits, targets)" in result.next_experiment
 
 
-def test_negative_loss_without_classes_is_not_impossible() -> None:
-    assert diagnose(make_log(ramp(-1.0, -5.0, 10))).label != "impossible_loss"
+def test_negative_loss_without_classes_is_impossible_loss() -> None:
+    # No K, no accuracy: cross-entropy or MSE alike, a mean of non-negative terms is >= 0.
+    result = diagnose(make_log([0.5, 0.1, -0.3, -1.2, -2.5, -4.1, -6.3, -9.0]))
+    assert result.label == "impossible_loss"
+    said = evidence(result)
+    assert "0.5" in said and "-9" in said and "epoch 8" in said
+    assert "cross-entropy" in said and "MSE" in said and "never be negative" in said
+    assert "criterion(" in result.next_experiment
+
+
+def test_a_loss_already_negative_at_the_start_without_classes_is_impossible_loss() -> None:
+    assert diagnose(make_log(ramp(-1.0, -5.0, 10))).label == "impossible_loss"
+
+
+def test_rounding_below_zero_without_classes_is_not_impossible() -> None:
+    # -0.0005 is a float32 loss of about 0 printed with rounding noise, not a broken loss.
+    result = diagnose(make_log([*decay(2.0, 0.01, 9), -0.0005]))
+    assert result.label != "impossible_loss"
 
 
 def test_high_loss_with_high_accuracy_is_loss_floor() -> None:

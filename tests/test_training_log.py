@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import io
+import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -259,3 +263,83 @@ def test_any_bytes_read_or_raise_log_format_error(data: bytes) -> None:
     except LogFormatError:
         return
     assert isinstance(log, TrainingLog)
+
+
+# logs with a byte-order mark, as Windows tools write them, from a file or piped in
+
+WINDOWS_CSV = (
+    "epoch,train_loss,val_loss\r\n1,0.90,0.63\r\n2,0.50,0.60\r\n3,0.30,0.66\r\n4,0.18,0.82\r\n"
+)
+WITH_BOM = {
+    "utf-8-bom": WINDOWS_CSV.encode("utf-8-sig"),
+    "utf-16-le-bom": b"\xff\xfe" + WINDOWS_CSV.encode("utf-16-le"),
+    "utf-16-be-bom": b"\xfe\xff" + WINDOWS_CSV.encode("utf-16-be"),
+}
+PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe"
+
+
+@pytest.mark.parametrize("encoded", WITH_BOM.values(), ids=WITH_BOM.keys())
+def test_bom_encoded_bytes_read_like_utf8(encoded: bytes) -> None:
+    expected = parse_training_log(WINDOWS_CSV)
+    assert read_training_log(io.BytesIO(encoded)) == expected
+    assert diagnose(read_training_log(io.BytesIO(encoded))).label == "overfitting"
+
+
+@pytest.mark.parametrize("encoded", WITH_BOM.values(), ids=WITH_BOM.keys())
+def test_bom_encoded_text_from_standard_input_parses_like_utf8(encoded: bytes) -> None:
+    # Python's stdin under a C/POSIX locale (or in UTF-8 mode) keeps each byte that is not
+    # UTF-8 as a lone surrogate: this is the text `sys.stdin.read()` hands over.
+    piped = encoded.decode("utf-8", "surrogateescape")
+    assert parse_training_log(piped) == parse_training_log(WINDOWS_CSV)
+
+
+def test_binary_bytes_from_standard_input_are_called_binary() -> None:
+    message = error_message(PNG.decode("utf-8", "surrogateescape"))
+    assert "binary" in message and "0x89" in message and "UTF-8" in message
+
+
+def diagnose_piped(data: bytes, stdin_errors: str) -> subprocess.CompletedProcess[bytes]:
+    """`python -m engine diagnose - --json` with `data` on standard input, decoded by Python
+    with the given error handler: surrogateescape under a C/POSIX locale, strict under most
+    UTF-8 locales."""
+    env = {**os.environ, "PYTHONIOENCODING": f"utf-8:{stdin_errors}"}
+    return subprocess.run(
+        [sys.executable, "-m", "engine", "diagnose", "-", "--json"],
+        input=data,
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize("encoded", WITH_BOM.values(), ids=WITH_BOM.keys())
+def test_cli_diagnoses_bom_encoded_standard_input_like_utf8(encoded: bytes) -> None:
+    finished = diagnose_piped(encoded, "surrogateescape")
+    assert finished.returncode == 0, finished.stderr.decode()
+    payload = json.loads(finished.stdout)
+    assert payload["diagnosis"]["label"] == "overfitting"
+    assert payload == {"diagnosis": diagnose(parse_training_log(WINDOWS_CSV)).to_dict()}
+
+
+def test_cli_calls_binary_standard_input_binary() -> None:
+    finished = diagnose_piped(PNG, "surrogateescape")
+    err = finished.stderr.decode()
+    assert finished.returncode == 2 and finished.stdout == b""
+    assert "binary" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_cli_diagnoses_utf16_standard_input_under_a_strict_locale() -> None:
+    finished = diagnose_piped(WITH_BOM["utf-16-le-bom"], "strict")
+    assert finished.returncode == 0, finished.stderr.decode()
+    assert json.loads(finished.stdout)["diagnosis"]["label"] == "overfitting"
+
+
+def test_a_log_over_max_bytes_is_refused_with_the_limit(tmp_path: Path) -> None:
+    data = EXAMPLE_LOG_CSV.encode()
+    path = tmp_path / "log.csv"
+    path.write_bytes(data)
+    for source in (path, io.BytesIO(data)):
+        with pytest.raises(LogFormatError) as caught:
+            read_training_log(source, max_bytes=len(data) - 1)
+        assert "larger than" in str(caught.value) and "Expected" in str(caught.value)
+    assert read_training_log(io.BytesIO(data), max_bytes=len(data)).train_loss[0] == 1.52
