@@ -41,5 +41,5 @@ sections["Labs"] = [
 ]
 navigation = st.navigation(sections)
 training_board()  # start the engine (and pay its one-off costs) before the first click
-keep_lab_settings()  # a lab's settings outlive a visit to another page
+keep_lab_settings(navigation.url_path)  # a lab's settings outlive a visit to another page
 navigation.run()

@@ -200,21 +200,27 @@ def page_url() -> str:
     return url.split("?", 1)[0] or "/failure-lab"
 
 
-# The widgets of baseline_widgets, by name; the prefixes that drew them are remembered.
+# The widgets of baseline_widgets, by name; each prefix that drew them, with its page.
 SETTING_NAMES = ("dataset", "size", "optimizer", "lr", "batch", "epochs", "seed", "variants")
-_DRAWN_PREFIXES = "_settings_prefixes"
+_DRAWN_ON = "_settings_drawn_on"
+_PAGE = "_settings_current_page"
 
 
-def keep_lab_settings() -> None:
+def keep_lab_settings(page: str) -> None:
     """Keep every lab's settings while the learner is on another page.
 
     Streamlit forgets a widget's value at the end of a run that does not draw it, so a visit
     to another page would bring the lab back with default settings (and a share link for a
-    demo other than the one on screen). Writing each value back under its own key, in the
-    entrypoint before any widget is drawn, turns it into a value Streamlit keeps.
+    demo other than the one on screen). On any page but the lab's own, each value is written
+    back under its own key before the page runs, which makes it a value Streamlit keeps. On
+    the lab's page nothing is written: that would send the value back to the browser and
+    could undo a choice the learner made while the page was rerunning.
     """
     state = st.session_state
-    for prefix in state.get(_DRAWN_PREFIXES, ()):
+    state[_PAGE] = page
+    for prefix, drawn_on in state.get(_DRAWN_ON, {}).items():
+        if drawn_on == page:
+            continue
         settings = {f"{prefix}_{name}" for name in SETTING_NAMES}
         guesses = {key for key in state if str(key).startswith(f"{prefix}_guess_")}
         for key in (settings | guesses) & set(state.keys()):
@@ -234,7 +240,7 @@ def baseline_widgets(
 ) -> LabSettings:
     """Dataset, model size, optimizer, lr, batch, epochs, seed (+ variants); all bounded."""
     state = st.session_state
-    state.setdefault(_DRAWN_PREFIXES, set()).add(prefix)
+    state.setdefault(_DRAWN_ON, {})[prefix] = state.get(_PAGE)
     datasets = available_datasets()
     if state.get(f"{prefix}_dataset") not in datasets:
         state[f"{prefix}_dataset"] = "digits"
