@@ -69,16 +69,21 @@ def test_failure_lab_compares_the_headline_bugs_live(server: str, page: Page) ->
     page.goto(f"{server}/failure-lab")
     settle(page)
     picker = page.locator('[data-testid="stMultiSelect"] input')
-    for typed in (
-        "Learning rate far too high",
-        "No shuffling on class-sorted data",
-        "Loss arguments swapped — With integer",
-        "Training on a tiny subset",
+    chips = page.locator('[data-testid="stMultiSelectTagsContainer"] [data-tag]')
+    for picked, typed in enumerate(
+        (
+            "Learning rate far too high",
+            "No shuffling on class-sorted data",
+            "Loss arguments swapped — With integer",
+            "Training on a tiny subset",
+        ),
+        start=1,
     ):
         picker.click()
         picker.fill(typed)  # keyboard only: type to filter, Enter picks the match
         page.keyboard.press("Enter")
-        page.wait_for_timeout(400)
+        expect(chips).to_have_count(picked, timeout=30_000)  # the pick took, rerun and all
+        settle(page)
     page.keyboard.press("Escape")
     chosen = page.locator('[data-testid="stMultiSelect"]').inner_text()
     assert chosen.count("×") >= 4 or chosen.count("\n") >= 4, chosen
