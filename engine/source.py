@@ -77,17 +77,14 @@ def changed_lines(healthy: object, broken: object) -> tuple[str, str]:
     so a changed `if` shows whole, with the block before and after the change as context.
     """
     old, new = _blocks(split_function(healthy)[1]), _blocks(split_function(broken)[1])
-    changes = [op for op in _opcodes(old, new) if op[0] != "equal"]
+    matcher = difflib.SequenceMatcher(a=old, b=new, autojunk=False)
+    changes = [op for op in matcher.get_opcodes() if op[0] != "equal"]
     if not changes:
         raise ValueError(f"{_name(healthy)} and {_name(broken)} have the same body")
     # One block of context on each side shows where the change sits in the function.
     old_start, new_start = max(0, changes[0][1] - 1), max(0, changes[0][3] - 1)
     old_end, new_end = min(len(old), changes[-1][2] + 1), min(len(new), changes[-1][4] + 1)
-    return _join(old[old_start:old_end]), _join(new[new_start:new_end])
-
-
-def _opcodes(old: list[str], new: list[str]) -> list[tuple[str, int, int, int, int]]:
-    return difflib.SequenceMatcher(a=old, b=new, autojunk=False).get_opcodes()
+    return "\n".join(old[old_start:old_end]), "\n".join(new[new_start:new_end])
 
 
 def _blocks(body: list[str]) -> list[str]:
@@ -101,10 +98,6 @@ def _blocks(body: list[str]) -> list[str]:
             blocks.append("\n".join(body[number:end]).rstrip())
         number = end
     return blocks
-
-
-def _join(blocks: list[str]) -> str:
-    return "\n".join(blocks)
 
 
 def _name(function: object) -> str:

@@ -53,12 +53,6 @@ class Variant:
                 object.__setattr__(self, "healthy_code", healthy_code)
                 object.__setattr__(self, "broken_code", broken_code)
 
-    @property
-    def changes_code(self) -> bool:
-        """True when the bug swaps a part of the loop (False: it only changes settings)."""
-        swaps = (self.broken_step, self.broken_evaluate, self.break_loop)
-        return any(swap is not None for swap in swaps)
-
     def put_in_place(self, parts: TrainingParts) -> TrainingParts:
         """The parts with this bug's broken step, evaluation or other part swapped in."""
         if self.broken_step is not None:
