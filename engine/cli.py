@@ -11,6 +11,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, NoReturn
 
 from engine.checkpoint import CheckpointError, check_destination
@@ -19,9 +20,15 @@ from engine.config import DATASETS, MODELS, OPTIMIZERS, ConfigError, RunConfig, 
 from engine.data import DataUnavailableError, download
 from engine.diagnosis import diagnose
 from engine.export import ExportError, export_script
+from engine.log_table import FORMAT_NAMES
 from engine.records import EpochRecord, StepRecord
 from engine.training import train
-from engine.training_log import LogFormatError, read_training_log
+from engine.training_log import (
+    MAX_LOG_BYTES,
+    LogFormatError,
+    read_training_log,
+    read_training_logs,
+)
 from engine.variants import UnknownVariantError, all_variants, apply_variant
 
 
@@ -77,9 +84,16 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--variant", action="append", required=True, metavar="ID")
     compare.add_argument("--json", action="store_true")
 
-    diagnose = commands.add_parser("diagnose", help="diagnose a CSV training log")
-    diagnose.add_argument("log", help="CSV file, or - for standard input")
+    diagnose = commands.add_parser("diagnose", help="diagnose a training log")
+    diagnose.add_argument(
+        "log",
+        nargs="+",
+        help="a log (CSV, trainer_state.json, TensorBoard event file, console output), or - "
+        "for standard input; several files for one-metric CSV exports (TensorBoard, W&B)",
+    )
     diagnose.add_argument("--classes", type=int, help="number of classes K (for ln K)")
+    for role in ("train-loss", "val-loss", "train-acc", "val-acc", "x"):
+        diagnose.add_argument(f"--{role}", metavar="COLUMN", help=f"the log's {role} column")
     diagnose.add_argument("--json", action="store_true")
 
     export = commands.add_parser("export", help="write a run as a standalone PyTorch script")
@@ -210,6 +224,9 @@ def _pct(value: float | None) -> str:
 
 def _print_diagnosis(diagnosis: Any) -> None:
     print(f"diagnosis: {diagnosis.label}")
+    if diagnosis.columns:
+        read = ", ".join(f"{role} = {name}" for role, name in diagnosis.columns.items())
+        print(f"  read as {FORMAT_NAMES.get(diagnosis.source_format, 'a log')}: {read}")
     for sentence in diagnosis.evidence:
         print(f"  - {sentence}")
     print(f"  next: {diagnosis.next_experiment}")
@@ -250,20 +267,35 @@ def _compare(args: argparse.Namespace) -> int:
 
 def _diagnose(args: argparse.Namespace) -> int:
 
-    if args.log == "-":  # the bytes, not the locale's text: UTF-16 logs pipe in too
+    columns = {
+        role: getattr(args, role)
+        for role in ("train_loss", "val_loss", "train_acc", "val_acc", "x")
+        if getattr(args, role)
+    }
+    if args.log == ["-"]:  # the bytes, not the locale's text: UTF-16 logs pipe in too
         stdin = getattr(sys.stdin, "buffer", sys.stdin)  # a text stream when one replaced it
-        log = read_training_log(stdin, n_classes=args.classes)
+        log = read_training_log(stdin, n_classes=args.classes, columns=columns)
+    elif len(args.log) == 1:
+        log = read_training_log(args.log[0], n_classes=args.classes, columns=columns)
     else:
-        try:
-            log = read_training_log(args.log, n_classes=args.classes)
-        except OSError as error:
-            raise UsageError(f"cannot read {args.log}: {error.strerror}") from None
+        log = read_training_logs(_read_files(args.log), args.classes, columns)
     diagnosis = diagnose(log)
     if args.json:
         _print_json({"diagnosis": diagnosis.to_dict()})
     else:
         _print_diagnosis(diagnosis)
     return 0
+
+
+def _read_files(paths: Sequence[str]) -> list[tuple[str, bytes]]:
+    files = []
+    for path in paths:
+        try:
+            with open(path, "rb") as file:
+                files.append((Path(path).name, file.read(MAX_LOG_BYTES + 1)))
+        except OSError as error:
+            raise UsageError(f"cannot read {path}: {error.strerror}") from None
+    return files
 
 
 def _export(args: argparse.Namespace) -> int:

@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from engine.training_log import TrainingLog
+from engine.log_table import TrainingLog
 
 # Up to LONG rows (an epoch log) are judged as logged; longer ones (a per-step log) are first
 # reduced to MAX_POINTS chunk medians so batch noise cannot pass for shape.
@@ -89,6 +89,9 @@ class Curves:
         if not self.train.size and self.step is not None:
             self.train = self.step  # a run that died in its first epoch has only step losses
         self.val, self.grad = as_array(log.val_loss), as_array(log.grad_norm)
+        self.val_x = np.asarray(log.val_positions, dtype=float) if self.val is not None else None
+        if self.val_x is not None and len(self.val_x) != len(self.val):
+            self.val_x = None  # an engine log may carry val on fewer rows than x: no positions
         self.train_acc, self.val_acc = as_array(log.train_acc), as_array(log.val_acc)
         self.first_grad = as_array(log.first_layer_grad_norm)
         n_classes = log.n_classes
@@ -112,7 +115,8 @@ class Curves:
 
     def final_acc(self) -> tuple[str, float] | None:
         """The last accuracy, val preferred: it is what the learner will be judged on."""
-        for name, values in (("val acc", self.val_acc), ("train acc", self.train_acc)):
+        acc = self.log.acc_name
+        for name, values in ((f"val {acc}", self.val_acc), (f"train {acc}", self.train_acc)):
             value = last_finite(values)
             if value is not None:
                 return name, value
@@ -132,9 +136,40 @@ class Curves:
                 return f"{self.log.x_name} {shown}"
         return f"row {index + 1}"
 
+    def val_at(self, point: int, points: int) -> str:
+        """'epoch 4' for point `point` of `points` evenly spread over the val rows (chunk
+        medians of a long log, or each row of a short one)."""
+        val, positions = self.val, self.val_x
+        if val is None or positions is None:
+            return f"point {point + 1}"
+        finite = positions[np.isfinite(val)]
+        row = min(len(finite) - 1, int((point + 0.5) * len(finite) / max(points, 1)))
+        value = float(finite[row])
+        shown = str(int(value)) if value.is_integer() else fmt(value)
+        return f"{self.log.x_name} {shown}"
+
+    def train_near(self, fraction: float) -> float:
+        """The smoothed train loss a `fraction` (0..1) of the way through the run, measured
+        on the x axis when the val rows have their own positions."""
+        smooth = self.smooth
+        return float(smooth[min(len(smooth) - 1, max(0, round(fraction * (len(smooth) - 1))))])
+
     def chance(self, loss: float) -> str:
         """', which is ln 10: chance level for 10 classes' when the loss sits at ln K."""
         n_classes, ln_k = self.n_classes, self.ln_k
         if n_classes and abs(loss - ln_k) <= 0.1 * ln_k:
             return f", which is ln {n_classes} = {ln_k:.2f}: chance level for {n_classes} classes"
         return ""
+
+
+def chunk_points(x: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(x, value) of the points chunk_medians judges: each finite row of a short curve, or
+    each chunk's median x and median value of a long one."""
+    keep = np.isfinite(values) & np.isfinite(x)
+    x, values = x[keep], values[keep]
+    if len(values) <= LONG:
+        return x, values
+    pieces = min(MAX_POINTS, len(values) // 5)
+    xs = [float(np.median(chunk)) for chunk in np.array_split(x, pieces)]
+    ys = [float(np.median(chunk)) for chunk in np.array_split(values, pieces)]
+    return np.array(xs), np.array(ys)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -25,7 +25,7 @@ from engine.curve_measures import (
     last_finite,
     ramp,
 )
-from engine.training_log import TrainingLog
+from engine.log_table import TrainingLog
 
 # Every label, in priority order: most specific first, so the first label whose rule fires
 # explains the others. "healthy" comes last: it means no other rule fired.
@@ -43,10 +43,15 @@ _NEXT = {
     "negative_loss": "Print criterion(outputs, targets) for one batch and read how the logged "
     "loss is computed: cross-entropy takes the raw logits first and the labels second, and a "
     "mean squared error can only go negative through a sign flip or a subtracted term.",
-    "diverged": "Lower the learning rate 10x (e.g. 1.0 -> 0.1) and add gradient clipping "
-    "(max norm 1.0), then compare the first epochs with this run.",
-    "collapsed": "Retrain with the learning rate 10x lower and count the predicted classes after "
-    "each epoch (logits.argmax(1).bincount()): a learning model spreads its predictions.",
+    "diverged": "Lower the learning rate 10x{lr_10} and add gradient clipping "
+    "(max norm 1.0), then compare the first {x_name}s with this run.",
+    "collapsed": "Retrain with the learning rate 10x lower{lr_10} and count the predicted "
+    "classes after each epoch (logits.argmax(1).bincount()): a learning model spreads its "
+    "predictions.",
+    "same_answer": "Count the predicted classes on the validation set (logits.argmax(1)"
+    ".bincount()): if one class gets them all, check that validation inputs are preprocessed "
+    "like the training ones and how balanced the classes are (weight the loss by class), then "
+    "overfit one batch to see the model can fit at all.",
     "not_learning": "Overfit a single batch of 32 examples: if the loss still will not fall, "
     "check that labels line up with inputs and that optimizer.step() is called.",
     "dead_gradient": "Print each layer's gradient norm after loss.backward() for one batch: a "
@@ -55,20 +60,38 @@ _NEXT = {
     "loss_floor": "Make sure the model outputs raw logits: remove the softmax before "
     "CrossEntropyLoss (it applies log-softmax itself) and rerun; the loss should fall below 0.5.",
     "unstable": "Check that optimizer.zero_grad() runs once per step, then rerun with the learning "
-    "rate 3x lower (e.g. 1e-3 -> 3e-4) and compare the curves.",
+    "rate 3x lower{lr_3} and compare the curves.",
     "saw_tooth": "Print the labels of the first 5 batches of an epoch: if each batch holds one "
     "class, pass shuffle=True to the training DataLoader and compare the step curves.",
     "overfitting": "Retrain on more data (the full training set, or with augmentation) keeping "
     "everything else equal and compare the train-val gap; if there is no more data, add weight "
     "decay 1e-4.",
-    "still_falling": "Train for twice as many {x_name}s and check whether val loss keeps falling.",
+    "still_falling": "Train for twice as many {x_name}s and check whether the val curves keep "
+    "improving.",
     "underfitting": "Overfit a single batch of 32 examples: if the train loss cannot reach ~0, "
-    "check that every layer reaches the optimizer; if it can, try a wider model (128 -> 256).",
+    "check that every layer reaches the optimizer; if it can, try a model with twice the "
+    "hidden units.",
     "healthy": "Keep this run as the baseline and change one thing at a time: double the learning "
     "rate and compare the val curves.",
     "too_short": "Train for at least 5 {x_name}s, logging train and val loss after each, and read "
     "the curves again.",
 }
+
+
+def _advice(key: str, curves: Curves) -> str:
+    """The next experiment for a finding, quoting only numbers the log holds: the last
+    logged learning rate when there is one, else "your learning rate"."""
+    return _NEXT[key].format(
+        x_name=curves.log.x_name, lr_10=_lr_change(curves, 10), lr_3=_lr_change(curves, 3)
+    )
+
+
+def _lr_change(curves: Curves, factor: int) -> str:
+    rates = curves.log.learning_rate
+    last = rates[-1] if rates else None
+    if last is None or not math.isfinite(last) or last <= 0:
+        return ""  # the log does not say: no number is better than a made-up one
+    return f" (from {fmt(last)}, the last learning rate logged, to {fmt(last / factor)})"
 
 
 @dataclass(frozen=True)
@@ -79,14 +102,23 @@ class Diagnosis:
     alternatives: tuple[tuple[str, float], ...]  # other plausible labels, best first
     evidence: tuple[str, ...]  # sentences quoting the numbers that triggered the label
     next_experiment: str  # one concrete next experiment
+    columns: dict[str, str] = field(default_factory=dict)  # role -> the log's column read
+    reasons: dict[str, str] = field(default_factory=dict)  # alternative -> its first evidence
+    source_format: str = "engine"  # which tool wrote the log (engine.log_table.FORMAT_NAMES)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready: label, alternatives [{label, score}], evidence, next_experiment."""
+        """JSON-ready: label, alternatives [{label, score, reason}], evidence, next_experiment,
+        columns {role: column name as the log wrote it}, format (which tool wrote it)."""
         return {
             "label": self.label,
-            "alternatives": [{"label": name, "score": score} for name, score in self.alternatives],
+            "alternatives": [
+                {"label": name, "score": score, "reason": self.reasons.get(name, "")}
+                for name, score in self.alternatives
+            ],
             "evidence": list(self.evidence),
             "next_experiment": self.next_experiment,
+            "columns": dict(self.columns),
+            "format": self.source_format,
         }
 
 
@@ -135,7 +167,7 @@ def _impossible_loss(curves: Curves) -> _Finding:
         f"Train loss {moved}{fmt(train[lowest])} at {curves.at(lowest)}; {never}, so the loss "
         "is not measuring what it should."
     )
-    advice = _NEXT["impossible_loss" if curves.classification else "negative_loss"]
+    advice = _advice("impossible_loss" if curves.classification else "negative_loss", curves)
     return _Finding(1.0, (sentence,), advice)
 
 
@@ -157,7 +189,7 @@ def _diverged(curves: Curves) -> _Finding:
     peak_grad = float(np.nanmax(np.abs(curves.grad))) if curves.grad is not None else 0.0
     if score and peak_grad > 100:
         evidence.append(f"The gradient norm peaked at {fmt(peak_grad)}.")
-    return _Finding(score, tuple(evidence), _NEXT["diverged"])
+    return _Finding(score, tuple(evidence), _advice("diverged", curves))
 
 
 def _sustained(values: np.ndarray | None) -> np.ndarray:
@@ -205,9 +237,45 @@ def _rising(curves: Curves) -> tuple[float, str]:
     return ramp(smooth[-1] / smooth[0], 1.25, 2.0), sentence
 
 
+def _upper_first(text: str) -> str:
+    """'val mAP50' -> 'Val mAP50' (str.capitalize would lower the rest)."""
+    return text[:1].upper() + text[1:]
+
+
+def _same_answer(curves: Curves) -> _Finding:
+    """Val accuracy at one value on every row while the train loss moves: the predictions on
+    the validation set never change, which is one class's share when the model gives every
+    example the same class."""
+    acc = curves.val_acc
+    finite = acc[np.isfinite(acc)] if acc is not None and curves.log.acc_name == "acc" else []
+    train_acc = last_finite(curves.train_acc)
+    if len(finite) < 3 or not 0 < finite[0] < 0.99 or np.ptp(finite) > 1e-4:
+        return _NONE
+    if train_acc is not None and train_acc >= 0.9:
+        return _NONE  # a model that fits its training data gives more than one answer
+    smooth = curves.smooth
+    moved = len(smooth) >= 2 and abs(smooth[-1] - smooth[0]) > 0.03 * abs(smooth[0])
+    balanced = (
+        f"; with {curves.n_classes} balanced classes one class's share is "
+        f"1/{curves.n_classes} = {1 / curves.n_classes:.2f}"
+        if curves.n_classes
+        else ""
+    )
+    meanwhile = f", while train loss moved {fmt(smooth[0])} -> {fmt(smooth[-1])}" if moved else ""
+    sentence = (
+        f"Val acc is {fmt(float(finite[0]))} on every one of the {len(finite)} validation rows"
+        f"{meanwhile}: the validation predictions never change, as when the model answers one "
+        f"class for "
+        f"every example{balanced}."
+    )
+    return _Finding(ramp(len(finite), 2, 4), (sentence,), _advice("same_answer", curves))
+
+
 def _collapsed(curves: Curves) -> _Finding:
     share, n_classes = curves.top_share, curves.n_classes
-    if share is None or share < 0.75:
+    if share is None:
+        return _same_answer(curves)
+    if share < 0.75:
         return _NONE
     spread = (
         f" (an even spread would give each of the {n_classes} classes {1 / n_classes:.0%})"
@@ -216,7 +284,7 @@ def _collapsed(curves: Curves) -> _Finding:
     )
     evidence = (f"{share:.0%} of the last epoch's predictions went to a single class{spread}.",)
     if not (curves.dead_layer or curves.fall < 0.03):
-        return _Finding(ramp(share, 0.75, 0.9), evidence, _NEXT["collapsed"])
+        return _Finding(ramp(share, 0.75, 0.9), evidence, _advice("collapsed", curves))
     # The model never learned: the one-class output comes from a stuck model, not from a too
     # big step, so the not-learning evidence and experiment are the useful ones.
     stuck = _not_learning(curves)
@@ -252,12 +320,34 @@ def _not_learning(curves: Curves) -> _Finding:
             else ""
         )
         evidence.append(
-            f"{acc[0].capitalize()} {fmt(acc[1])} is chance level for {n_classes} classes "
+            f"{_upper_first(acc[0])} {fmt(acc[1])} is chance level for {n_classes} classes "
             f"(1/{n_classes} = {1 / n_classes:.2f}){memorised}."
         )
         score = max(score, 0.8)
-    advice = _NEXT["dead_gradient" if curves.dead_layer else "not_learning"]
+    zero = _metric_at_zero(curves)
+    if zero:
+        evidence.append(zero)
+        score = max(score, 0.8)
+    advice = _advice("dead_gradient" if curves.dead_layer else "not_learning", curves)
     return _Finding(score, tuple(evidence), advice)
+
+
+def _metric_at_zero(curves: Curves) -> str:
+    """A sentence when the val accuracy-like metric sits at about 0 through the second half
+    of the run: whatever the train loss does, nothing carries over to held-out data."""
+    values = curves.val_acc
+    finite = values[np.isfinite(values)] if values is not None else np.array([])
+    if len(finite) < 4 or finite[len(finite) // 2 :].max() > 0.06:
+        return ""
+    best = int(np.argmax(finite))
+    peak = float(finite[best])
+    where = f", its best, {fmt(peak)}, at row {best + 1}" if peak > 0.02 else ""
+    name = f"val {curves.log.acc_name}"
+    return (
+        f"{_upper_first(name)} stays at or near 0 through the second half of the run "
+        f"(last {fmt(float(finite[-1]))}{where}): nothing learned carries over to the "
+        "validation data."
+    )
 
 
 def _still_falling(values: np.ndarray, noise: np.ndarray) -> tuple[float, float, float]:
@@ -276,7 +366,7 @@ def _still_falling(values: np.ndarray, noise: np.ndarray) -> tuple[float, float,
 
 def _loss_floor(curves: Curves) -> _Finding:
     acc, smooth = curves.final_acc(), curves.smooth
-    if acc is None or len(smooth) < 2:  # "stopped falling" takes at least two rows
+    if acc is None or len(smooth) < 2 or curves.log.acc_name != "acc":  # a softmax floor
         return _NONE
     still_falling = _still_falling(*chunk_medians(curves.train))[0]
     score = ramp(acc[1], 0.7, 0.8) * ramp(float(smooth[-1]), 0.6, 0.8)
@@ -286,11 +376,12 @@ def _loss_floor(curves: Curves) -> _Finding:
         f"Train loss stays at {fmt(smooth[-1])} while {acc[0]} reaches {fmt(acc[1])}: a model "
         f"that is right {acc[1]:.0%} of the time should have a loss far below that."
     )
-    return _Finding(score, (sentence,), _NEXT["loss_floor"])
+    return _Finding(score, (sentence,), _advice("loss_floor", curves))
 
 
-def _swings(values: np.ndarray, noise: np.ndarray) -> tuple[int, list[float]]:
-    """(peaks, path through the turning points) of the moves big enough to matter: more than
+def _swings(values: np.ndarray, noise: np.ndarray) -> tuple[int, list[float], list[int]]:
+    """(peaks, path through the turning points, their indices) of the moves big enough to
+    matter: more than
     20% of the level, 10% of the curve's range and 5 standard errors of the points (the path
     picks the extremes of many noisy medians), so a healthy curve's wiggles never count."""
     span = float(values.max() - values.min())
@@ -317,11 +408,11 @@ def _swings(values: np.ndarray, noise: np.ndarray) -> tuple[int, list[float]]:
             peaks += trend > 0
             turns.append(extreme)
             trend, extreme = -trend, point
-    return peaks, [float(values[turn]) for turn in turns] + [float(values[-1])]
+    return peaks, [float(values[turn]) for turn in turns] + [float(values[-1])], turns
 
 
 def _unstable(curves: Curves) -> _Finding:
-    best = _NONE
+    best, rise = _NONE, _val_rise(curves)
     for name, values in (
         ("Val loss", curves.val),
         ("Train loss", curves.train),
@@ -330,59 +421,104 @@ def _unstable(curves: Curves) -> _Finding:
         curve, noise = chunk_medians(values) if values is not None else (np.array([]), np.array([]))
         if len(curve) < 3:
             continue
-        peaks, path = _swings(curve, noise)
-        score = 1.0 if peaks and len(path) >= 4 else 0.6 if peaks else 0.0
+        peaks, path, turns = _swings(curve, noise)
+        early_spike = peaks == 1 and turns[-1] < 0.15 * len(curve) and path[-1] < path[0]
+        if early_spike:  # one early spike sets the scale: judge the rest of the curve alone
+            after = turns[-1] + 1
+            rest = _swings(curve[after:], noise[after:]) if len(curve) - after >= 3 else (0, [])
+            peaks, path = (rest[0], path[:2] + rest[1]) if rest[0] else (0, path)
+        score = 1.0 if peaks and len(path) >= 4 else 0.6 if peaks else 0.3 * early_spike
+        if name == "Val loss" and rise is not None:
+            score = min(score, 0.4)  # swings on the way up from the best: overfitting's
         if score > best.score:
             chunk = len(values) // len(curve)
             note = f" (medians of {chunk}+ rows)" if chunk > 1 else ""
             zigzag = " -> ".join(fmt(turn) for turn in path[:7])
             best = _Finding(score, (f"{name} zig-zags instead of settling: {zigzag}{note}.",))
     saw = _saw_tooth(curves)
-    if saw.score > best.score:
-        return saw
-    return _Finding(best.score, best.evidence, _NEXT["unstable"])
+    if saw.score >= FIRES or saw.score > best.score:
+        # A saw-tooth names the cause of the zig-zag (the order of the batches): it leads.
+        score = max(saw.score, best.score)
+        return _Finding(score, saw.evidence + best.evidence, saw.next_experiment)
+    return _Finding(best.score, best.evidence, _advice("unstable", curves))
 
 
 def _saw_tooth(curves: Curves) -> _Finding:
     """Step loss that climbs through most epochs and drops at each epoch's start: the batches
-    come in an order (e.g. sorted by class) that pulls the model back and forth."""
+    come in an order (e.g. sorted by class) that pulls the model back and forth. A shuffled
+    run's loss falls within an epoch, so a steady climb inside epochs is the sign."""
     epochs, steps = len(curves.log.train_loss), curves.step
     if steps is None or epochs < 3 or len(steps) < 8 * epochs:
         return _NONE
-    per_epoch, rises = len(steps) // epochs, []
-    for epoch in np.split(steps[: per_epoch * epochs], epochs):
-        quarter = max(2, per_epoch // 4)
-        first, last = np.median(epoch[:quarter]), np.median(epoch[-quarter:])
-        finite = math.isfinite(first) and math.isfinite(last) and first != 0
-        rises.append(float((last - first) / abs(first)) if finite else 0.0)
-    rising = int(np.sum(np.asarray(rises) > 0.3))
+    per_epoch = len(steps) // epochs
+    quarter = max(2, per_epoch // 4)
+    parts = np.split(steps[: per_epoch * epochs], epochs)
+    firsts = np.array([np.median(epoch[:quarter]) for epoch in parts])
+    lasts = np.array([np.median(epoch[-quarter:]) for epoch in parts])
+    with np.errstate(all="ignore"):
+        rises = np.nan_to_num((lasts - firsts) / np.abs(firsts))
+        drops = np.nan_to_num((lasts[:-1] - firsts[1:]) / np.abs(lasts[:-1]))
+    # an epoch counts when its loss climbs by over 10% and the next epoch starts lower again
+    teeth = (rises > 0.1) & np.append(drops > 0.1, True)
+    rising = int(np.sum(teeth))
     sentence = (
         f"Step loss climbs within {rising} of {epochs} epochs (median change "
         f"{np.median(rises):+.0%} from an epoch's first to last quarter) and drops at each "
         "new epoch: a saw-tooth."
     )
-    return _Finding(ramp(rising / epochs, 0.35, 0.6), (sentence,), _NEXT["saw_tooth"])
+    return _Finding(ramp(rising / epochs, 0.35, 0.6), (sentence,), _advice("saw_tooth", curves))
+
+
+@dataclass(frozen=True)
+class _ValRise:
+    """Val loss that was best at one point and sits well above it at the end, while the
+    train loss kept falling: the shape of overfitting, zig-zags or not."""
+
+    best: int  # the best point of the val curve (chunk medians of a long log)
+    points: int
+    best_value: float
+    end_value: float  # the median of the last third after the best: robust to zig-zags
+    score: float
+
+
+def _val_broken(curves: Curves) -> bool:
+    """Whether over a quarter of the val losses are NaN or infinite: an evaluation that
+    overflows is no measure of generalisation."""
+    logged = np.asarray(curves.log.val_loss or (), dtype=float)
+    return bool(logged.size) and float(np.mean(~np.isfinite(logged))) > 0.25
+
+
+def _val_rise(curves: Curves) -> _ValRise | None:
+    smooth = curves.smooth
+    if _val_broken(curves):
+        return None
+    val = chunk_medians(curves.val)[0] if curves.val is not None else np.array([])
+    if len(smooth) < 2 or len(val) < 3 or _swings(*chunk_medians(curves.train))[0]:
+        return None  # the train loss must fall steadily, not zig-zag itself
+    best = int(np.argmin(val))
+    after = val[best + 1 :]
+    if not after.size:
+        return None
+    end = float(np.median(after[-max(1, len(after) // 3) :]))
+    rise, fall = end - float(val[best]), float(val[0] - val[best])
+    train_then = curves.train_near(best / (len(val) - 1))
+    if rise <= 0.1 * abs(val[best]) or rise <= 0.05 * fall or smooth[-1] >= train_then:
+        return None
+    score = 0.5 + 0.5 * ramp(rise / abs(val[best] or 1), 0.1, 0.3)
+    return _ValRise(best, len(val), float(val[best]), end, score)
 
 
 def _overfitting(curves: Curves) -> _Finding:
     found: list[tuple[float, str]] = []
     smooth = curves.smooth
-    val = chunk_medians(curves.val)[0] if curves.val is not None else np.array([])
-    if len(smooth) >= 2 and len(val) >= 3:
-        best = int(np.argmin(val))
-        rise, fall = float(val[-1] - val[best]), float(val[0] - val[best])
-        same_time = round(best / (len(val) - 1) * (len(smooth) - 1))  # that point in train
-        if (
-            best < len(val) - 1
-            and rise > 0.1 * abs(val[best])
-            and rise > 0.05 * fall
-            and smooth[-1] < smooth[same_time]
-        ):
-            said = (
-                f"Train loss fell {fmt(smooth[0])} -> {fmt(smooth[-1])} while val loss rose from "
-                f"its best {fmt(val[best])} to {fmt(val[-1])}."
-            )
-            found.append((0.5 + 0.5 * ramp(rise / abs(val[best] or 1), 0.1, 0.3), said))
+    rise = _val_rise(curves)
+    if rise is not None:
+        said = (
+            f"Val loss was best at {curves.val_at(rise.best, rise.points)} "
+            f"({fmt(rise.best_value)}) and then rose to about {fmt(rise.end_value)}, while "
+            f"train loss kept falling, {fmt(smooth[0])} -> {fmt(smooth[-1])}."
+        )
+        found.append((rise.score, said))
     train_acc, val_acc = last_finite(curves.train_acc), last_finite(curves.val_acc)
     if train_acc is not None and val_acc is not None and train_acc - val_acc > 0.05:
         gap = train_acc - val_acc
@@ -390,7 +526,8 @@ def _overfitting(curves: Curves) -> _Finding:
         found.append((ramp(gap, 0.05, 0.15), said))
     train_loss, val_loss = last_finite(curves.train), last_finite(curves.val)
     if (
-        train_loss is not None
+        not _val_broken(curves)
+        and train_loss is not None
         and val_loss is not None
         and train_loss > 0
         and val_loss - train_loss > 0.3
@@ -398,7 +535,7 @@ def _overfitting(curves: Curves) -> _Finding:
         ratio = val_loss / train_loss
         said = f"Final val loss {fmt(val_loss)} is {fmt(ratio)}x the train loss {fmt(train_loss)}."
         found.append((ramp(ratio, 2.0, 3.0), said))
-    return _combine(found, _NEXT["overfitting"])
+    return _combine(found, _advice("overfitting", curves))
 
 
 def _combine(found: list[tuple[float, str]], advice: str) -> _Finding:
@@ -425,15 +562,20 @@ def _underfitting(curves: Curves) -> _Finding:
             found.append((0.5 + 0.5 * ramp(relative, 0.05, 0.15), said))
     acc = curves.final_acc()
     train_acc, val_acc = last_finite(curves.train_acc), last_finite(curves.val_acc)
+    if train_acc is not None and train_acc >= 0.98:
+        return _NONE  # the model fits its training data: no room left to underfit
     close = train_acc is None or val_acc is None or abs(train_acc - val_acc) < 0.1
-    if acc is not None and close and acc[1] < 0.9:
-        said = f"{acc[0].capitalize()} levels off at {fmt(acc[1])}, with train and val close."
+    if acc is not None and close and acc[1] < 0.9 and curves.log.acc_name == "acc":
+        said = f"{_upper_first(acc[0])} levels off at {fmt(acc[1])}, with train and val close."
         found.append((ramp(-acc[1], -0.9, -0.85), said))
     smooth = curves.smooth
     if acc is None and len(smooth) >= 2 and 0.03 <= curves.fall < 0.3:
         found.append((0.5, f"Train loss only fell from {fmt(smooth[0])} to {fmt(smooth[-1])}."))
-    advice = _NEXT["still_falling" if falling else "underfitting"]
-    return _combine(found, advice.format(x_name=curves.log.x_name))
+        relative, _, start = _still_falling(curve, noise) if len(curve) >= 3 else (0, 0, 0)
+        if not falling and relative > 0.01:  # slow, but still going down: not stuck
+            falling = True
+            found.append((0.5, f"{name} still fell {fmt(start)} -> {fmt(curve[-1])} at the end."))
+    return _combine(found, _advice("still_falling" if falling else "underfitting", curves))
 
 
 def _healthy(curves: Curves) -> _Finding:
@@ -452,7 +594,7 @@ def _healthy(curves: Curves) -> _Finding:
         sentence += f" and val loss followed, {fmt(val[0])} -> {fmt(val[-1])}"
     if acc is not None:
         sentence += f"; {acc[0]} ends at {fmt(acc[1])}"
-    return _Finding(score, (sentence + ".",), _NEXT["healthy"])
+    return _Finding(score, (sentence + ".",), _advice("healthy", curves))
 
 
 _RULES: dict[str, Callable[[Curves], _Finding]] = {
@@ -471,6 +613,7 @@ def _notes(curves: Curves) -> tuple[list[str], list[str]]:
         before.append("No train loss was logged, so there is no curve to judge.")
     elif curves.train.size == 1:
         before.append("Only one row of train loss was logged: too little to judge a trend.")
+    after.extend(_nan_val_note(curves))
     val = curves.val
     if val is not None and len(val) == len(curves.train) >= 2 and np.array_equal(val, curves.train):
         after.append(
@@ -478,6 +621,27 @@ def _notes(curves: Curves) -> tuple[list[str], list[str]]:
             "running on the training data."
         )
     return before, after
+
+
+def _nan_val_note(curves: Curves) -> list[str]:
+    """A NaN or infinite val loss beside a finite train loss is an evaluation that broke (or
+    was never run), not a training run that blew up: say so, with where it starts."""
+    values = curves.log.val_loss
+    if not values or not np.isfinite(curves.train).any():
+        return []
+    val = np.asarray(values, dtype=float)
+    bad = np.flatnonzero(~np.isfinite(val))
+    if not bad.size or not np.isfinite(curves.train[-max(1, len(curves.train) // 4) :]).all():
+        return []
+    if bad.size == val.size:  # never computed (Ultralytics writes nan): as if not logged
+        return []
+    positions = curves.log.val_positions
+    first = positions[bad[0]] if len(positions) == val.size else None
+    where = f" (first at {curves.log.x_name} {fmt(first)})" if first is not None else ""
+    return [
+        f"Val loss is NaN or infinite on {bad.size} of {val.size} rows{where} "
+        "while train loss stays finite: the evaluation overflowed, not the training."
+    ]
 
 
 def diagnose(log: TrainingLog) -> Diagnosis:
@@ -509,4 +673,7 @@ def diagnose(log: TrainingLog) -> Diagnosis:
         tuple((name, scores[name]) for name in others),
         tuple(evidence) or ("The log holds no finite train loss.",),
         finding.next_experiment,
+        columns=dict(log.columns),
+        reasons={name: findings[name].evidence[0] for name in others if findings[name].evidence},
+        source_format=log.source_format,
     )

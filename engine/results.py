@@ -10,8 +10,8 @@ import pandas as pd
 from torch import nn
 
 from engine.config import RunConfig
+from engine.log_table import TrainingLog
 from engine.records import EpochRecord, RunError, StepRecord
-from engine.training_log import TrainingLog
 
 EPOCH_METRICS = ("train_loss", "train_acc", "val_loss", "val_acc")
 
@@ -108,6 +108,7 @@ class RunResult:
             step_loss=tuple(s.loss for s in self.steps) or None,
             grad_norm=tuple(s.grad_norm for s in self.steps) or None,
             first_layer_grad_norm=first,
+            learning_rate=tuple(s.lr for s in self.steps) or (self.config.lr,),
             top_class_share=top_share,
             status=self.status,
             error_type=self.error.type if self.error else None,

@@ -260,7 +260,7 @@ UPLOADS_REFUSED = {
 )
 def test_curve_doctor_says_why_an_upload_is_refused(name: str, data: bytes, reason: str) -> None:
     at = open_page("curve_doctor")
-    at.radio(key="doctor_source").set_value("Upload a CSV file").run()
+    at.radio(key="doctor_source").set_value("Upload files").run()
     at.file_uploader(key="doctor_upload").upload(name, data, "text/csv").run()
     assert not at.exception
     assert len(at.error) == 1
@@ -273,8 +273,30 @@ def test_curve_doctor_says_why_an_upload_is_refused(name: str, data: bytes, reas
 def test_curve_doctor_reads_an_upload_whatever_its_file_name() -> None:
     # Keras' CSVLogger writes "training.log"; a wrong suffix must not stop a good log.
     at = open_page("curve_doctor")
-    at.radio(key="doctor_source").set_value("Upload a CSV file").run()
+    at.radio(key="doctor_source").set_value("Upload files").run()
     log = b"epoch,loss,val_loss\n1,0.90,0.63\n2,0.50,0.60\n3,0.30,0.66\n4,0.18,0.82\n"
     at.file_uploader(key="doctor_upload").upload("training.log", log, "text/plain").run()
     assert not at.exception and not at.error
     assert "Diagnosis: `overfitting`" in [s.value for s in at.subheader]
+
+
+def test_curve_doctor_shows_the_columns_it_read_and_takes_the_learners_pick() -> None:
+    at = open_page("curve_doctor")
+    # `loss` rises from its best at epoch 3; `holdout_loss` keeps falling with the train loss
+    text = (
+        "epoch,train_loss,val_loss,holdout_loss\n1,0.90,0.63,0.95\n2,0.50,0.60,0.55\n"
+        "3,0.30,0.66,0.35\n4,0.18,0.82,0.25\n5,0.12,0.95,0.18\n"
+    )
+    at.text_area(key="doctor_text").set_value(text).run()
+    assert "Diagnosis: `overfitting`" in [s.value for s in at.subheader]
+    read = shown(at.caption[0].value)
+    assert read.startswith("Read as a CSV log: train loss = train_loss, val loss = val_loss")
+    val_pick = next(box for box in at.selectbox if box.label == "Val loss")
+    assert val_pick.value == "val_loss" and "holdout_loss" in val_pick.options
+    val_pick.set_value("holdout_loss").run()
+    assert not at.exception and not at.error
+    assert "val loss = holdout_loss" in shown(at.caption[0].value)
+    assert "Diagnosis: `overfitting`" not in [s.value for s in at.subheader]
+    val_pick = next(box for box in at.selectbox if box.label == "Val loss")
+    val_pick.set_value("(none)").run()
+    assert not at.exception and "val loss followed" not in " ".join(m.value for m in at.markdown)

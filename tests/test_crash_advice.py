@@ -18,7 +18,7 @@ from engine.crash_advice import (
     next_experiment_for_crash,
 )
 from engine.diagnosis import diagnose
-from engine.training_log import TrainingLog
+from engine.log_table import TrainingLog
 
 
 def swapped_loss_arguments_error() -> RuntimeError:

@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from engine.diagnosis import LABELS, Diagnosis, diagnose
-from engine.training_log import TrainingLog
+from engine.log_table import TrainingLog
 
 SERIES = ("val_loss", "train_acc", "val_acc", "step_loss", "grad_norm", "first_layer_grad_norm")
 
@@ -32,6 +32,12 @@ def decay(start: float, end: float, n: int) -> list[float]:
 
 def ramp(start: float, end: float, n: int) -> list[float]:
     return [float(v) for v in np.linspace(start, end, n)]
+
+
+def around(value: float, n: int) -> list[float]:
+    """An accuracy that wobbles by 0.01 around `value` and ends on it, as a real one does (an
+    accuracy that never changes at all is the collapsed model's signature)."""
+    return [value + 0.01 * ((i % 2) * 2 - 1) for i in range(n - 1)] + [value]
 
 
 def evidence(diagnosis: Diagnosis) -> str:
@@ -138,7 +144,8 @@ def test_val_loss_rising_from_its_best_is_overfitting() -> None:
     result = diagnose(log)
     assert result.label == "overfitting"
     assert "0.9 -> 0.18" in evidence(result)
-    assert "best 0.63 to 0.82" in evidence(result)
+    assert "best at epoch 3 (0.63)" in evidence(result)
+    assert "rose to about 0.82" in evidence(result)
 
 
 # unstable
@@ -226,7 +233,7 @@ def test_diverged_status_alone_is_enough() -> None:
 
 
 def test_flat_loss_at_ln_k_is_not_learning() -> None:
-    log = make_log(ramp(2.307, 2.294, 20), val_acc=[0.11] * 20, n_classes=10)
+    log = make_log(ramp(2.307, 2.294, 20), val_acc=around(0.11, 20), n_classes=10)
     result = diagnose(log)
     assert result.label == "not_learning"
     assert "2.31" in evidence(result) and "2.29" in evidence(result)
@@ -264,7 +271,9 @@ def test_one_class_output_of_a_stuck_model_is_collapsed_with_the_stuck_advice() 
 
 
 def test_chance_accuracy_is_not_learning() -> None:
-    log = make_log(decay(2.5, 2.2, 10), val_acc=[0.1] * 10, train_acc=[0.11] * 10, n_classes=10)
+    log = make_log(
+        decay(2.5, 2.2, 10), val_acc=around(0.1, 10), train_acc=[0.11] * 10, n_classes=10
+    )
     result = diagnose(log)
     assert result.label == "not_learning"
     assert "Val acc 0.1 is chance level" in evidence(result) and "1/10" in evidence(result)
@@ -276,7 +285,7 @@ def test_memorising_labels_the_inputs_cannot_predict_is_not_learning() -> None:
         ramp(2.27, 1.46, 20),
         val_loss=ramp(2.3, 2.81, 20),
         train_acc=ramp(0.1, 0.54, 20),
-        val_acc=[0.09] * 20,
+        val_acc=around(0.09, 20),
         n_classes=10,
     )
     result = diagnose(log)
@@ -294,9 +303,20 @@ def test_one_class_predictions_after_learning_is_collapsed() -> None:
     assert "97%" in evidence(result) and "10%" in evidence(result)
 
 
-def test_collapse_needs_the_top_class_share() -> None:
-    log = make_log([5.0, 2.5, 2.4, 2.35, 2.33], val_acc=[0.1] * 5, n_classes=10)
+def test_collapse_needs_the_top_class_share_or_an_unchanging_val_acc() -> None:
+    log = make_log([5.0, 2.5, 2.4, 2.35, 2.33], val_acc=around(0.1, 5), n_classes=10)
     assert diagnose(log).label != "collapsed"
+
+
+def test_val_acc_at_one_class_share_on_every_row_is_collapsed() -> None:
+    # keras_cnn_liver.csv in shared/real_logs: 0.20000000298023224 on all 8 epochs
+    log = make_log(decay(2.02, 1.76, 8), val_acc=[0.2] * 8, train_acc=around(0.2, 8))
+    result = diagnose(log)
+    assert result.label == "collapsed"
+    assert "0.2 on every one of the 8 validation rows" in evidence(result)
+    assert "bincount" in result.next_experiment
+    fitted = make_log(decay(2.0, 0.1, 8), val_acc=[0.78] * 8, train_acc=[1.0] * 8)
+    assert diagnose(fitted).label != "collapsed"  # a model that fits its data answers more
 
 
 # impossible loss, loss floor, crashed
@@ -383,8 +403,19 @@ def test_all_nan_optional_columns_count_as_missing() -> None:
 def test_to_dict_is_plain_json() -> None:
     result = diagnose(make_log([5.0, 2.5, 2.4, 2.35], n_classes=10, top_class_share=0.97))
     data = result.to_dict()
-    assert set(data) == {"label", "alternatives", "evidence", "next_experiment"}
-    assert all(set(a) == {"label", "score"} for a in data["alternatives"])
+    assert set(data) == {
+        "label", "alternatives", "evidence", "next_experiment", "columns", "format"
+    }  # fmt: skip
+    assert data["columns"] == {} and data["format"] == "engine"
+    assert all(set(a) == {"label", "score", "reason"} for a in data["alternatives"])
+
+
+def test_alternatives_come_with_their_reason() -> None:
+    log = make_log([1.2, 0.9, 1.5, 1.1], val_loss=[0.9, 3.0, 1.4, 1.9], n_classes=10)
+    data = diagnose(log).to_dict()
+    assert data["alternatives"], "this zig-zag run should have runners-up"
+    for alternative in data["alternatives"]:
+        assert any(char.isdigit() for char in alternative["reason"])  # the numbers behind it
     json.dumps(data, allow_nan=False)
 
 

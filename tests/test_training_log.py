@@ -91,11 +91,24 @@ def test_separators_line_endings_and_comments(text: str) -> None:
     assert log.train_loss == (2.5, 1.5) and log.val_loss == (2.4, 1.6)
 
 
-def test_nan_inf_and_blank_cells_are_kept_as_data() -> None:
+def test_nan_and_inf_are_kept_as_data_and_blank_means_not_logged() -> None:
     log = parse_training_log("epoch,loss,val_loss\n1,2.3,\n2,nan,NaN\n3,inf,2.0\n4,-inf,1.0\n")
     loss, val = log.train_loss, log.val_loss
     assert loss[0] == 2.3 and math.isnan(loss[1]) and loss[2] == math.inf and loss[3] == -math.inf
-    assert val is not None and math.isnan(val[0]) and math.isnan(val[1]) and val[3] == 1.0
+    # val was not logged at epoch 1: its curve starts at epoch 2, with the explicit NaN
+    assert log.val_x == (2.0, 3.0, 4.0)
+    assert val is not None and math.isnan(val[0]) and val[1:] == (2.0, 1.0)
+
+
+def test_rows_without_a_train_loss_are_validation_rows() -> None:
+    # the Hugging Face Trainer: train loss every 10 steps, eval every 20 on rows of its own
+    text = "step,loss,eval_loss\n10,2.0,\n20,1.5,\n20,,1.6\n30,1.2,\n40,1.0,\n40,,1.3\n"
+    log = parse_training_log(text)
+    assert log.x == (10.0, 20.0, 30.0, 40.0) and log.train_loss == (2.0, 1.5, 1.2, 1.0)
+    assert log.val_x == (20.0, 40.0) and log.val_loss == (1.6, 1.3)
+    frame = log.to_frame()
+    assert list(frame["step"]) == [10.0, 20.0, 30.0, 40.0]
+    assert frame["val_loss"].isna().tolist() == [True, False, True, False]
 
 
 def test_all_blank_optional_column_is_missing() -> None:
