@@ -35,6 +35,7 @@ test: $(DEV_STAMP)
 bench: $(DEV_STAMP)
 	$(PY) -m benchmarks.bench_epoch
 	$(PY) -m benchmarks.bench_catalogue
+	$(PY) -m benchmarks.bench_logs
 	$(PY) -m benchmarks.bench_app
 	$(PY) -m benchmarks.bench_class
 

@@ -119,15 +119,21 @@ def _checked_override(table: LogTable, role: str, name: str) -> str:
     return name
 
 
+def check_train_loss(table: LogTable, overrides: Mapping[str, str] | None = None) -> None:
+    """Raise LogFormatError, naming the columns there are, when no column can be the train
+    loss."""
+    if "train_loss" not in pick_columns(table, overrides):
+        raise LogFormatError(_missing_loss_message(table))
+
+
 def build_log(
     table: LogTable,
     n_classes: int | None = None,
     overrides: Mapping[str, str] | None = None,
 ) -> TrainingLog:
     """The TrainingLog of a table: each role's column on the rows it was logged on."""
+    check_train_loss(table, overrides)
     columns = pick_columns(table, overrides)
-    if "train_loss" not in columns:
-        raise LogFormatError(_missing_loss_message(table))
     train_rows = _rows_with(table.columns[columns["train_loss"]])
     if not train_rows:
         raise LogFormatError(

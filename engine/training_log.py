@@ -16,7 +16,7 @@ from typing import IO
 
 from engine.log_console import parse_console, read_trainer_state
 from engine.log_csv import SNIPPET, detect_delimiter, read_csv_table, read_rows
-from engine.log_roles import build_log
+from engine.log_roles import build_log, check_train_loss
 from engine.log_table import LogFormatError, LogTable, TrainingLog
 from engine.log_tensorboard import (
     combine_exports,
@@ -100,7 +100,7 @@ def read_table(
         if export_kind([cell.strip().strip("\"'") for cell in rows[0][1]]):
             return combine_exports([(name, text)])
         table = read_csv_table(rows, delimiter)
-        build_log(table, None, columns)  # a CSV reading must find its train loss
+        check_train_loss(table, columns)  # a CSV reading must find its train loss
         return table
     except LogFormatError:
         console = parse_console(text)
