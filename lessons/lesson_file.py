@@ -8,12 +8,17 @@ A teacher edits lessons/content/lesson-M-N.md without touching code. The format:
     title = "What is a training loop?"
     variants = ["no_zero_grad", "no_step"]
     +++
-    ## Introduction ... ## ELI5 ... ## The math ... ## In depth ... ## Try it ...
+    ## Introduction ... ## ELI5 ... (## Installation) ## The math ... ## In depth ...
+    ## Try it ...
     ## Exercises    (### Exercise 1: title / prompt / solution: PATH / expect: TEXT)
     ## Quick check  (### question / - [ ] option / - [x] correct / > Feedback: why)
-    ## Key takeaways (a paragraph, then 3-6 "- " bullets)
+    ## Summary      (a short paragraph)
+    ## Key takeaways (3-6 "- " bullets)
 
-A line `{{source: engine.step.train_step}}` shows that function's current source code.
+Installation is optional: the lesson where the course's code first needs a package says how
+to install it. A line `{{source: engine.step.train_step}}` shows that function's current
+source code; a line `{{program: lessons/programs/NAME.py}}` shows a complete program, which
+the tests run.
 """
 
 from __future__ import annotations
@@ -35,8 +40,11 @@ SECTIONS = (
     "Try it",
     "Exercises",
     "Quick check",
+    "Summary",
     "Key takeaways",
 )
+OPTIONAL = {"Installation": "The math"}  # an optional section -> the section it comes before
+PROGRAM = re.compile(r"^\{\{program: ([\w./-]+\.py)\}\}$", flags=re.MULTILINE)
 
 
 class LessonFormatError(ValueError):
@@ -70,6 +78,7 @@ class Lesson:
     questions: tuple[Question, ...]
     summary: str
     takeaways: tuple[str, ...]
+    programs: tuple[Path, ...] = ()  # complete programs the lesson shows; the tests run them
 
 
 def lesson_path(lesson_id: str) -> Path:
@@ -90,8 +99,9 @@ def load_lesson(path: Path) -> Lesson:
         meta = tomllib.loads(match.group(1))
     except tomllib.TOMLDecodeError as error:
         raise LessonFormatError(f"{path.name}: front matter is not valid TOML ({error})") from None
-    sections = _split_sections(path.name, include_sources(match.group(2)))
-    summary, takeaways = _takeaways(sections["Key takeaways"])
+    body = include_programs(path.name, include_sources(match.group(2)))
+    sections = _split_sections(path.name, body)
+    summary, takeaways = sections["Summary"], _takeaways(path.name, sections["Key takeaways"])
     return Lesson(
         id=str(meta.get("id", "")),
         module=int(meta.get("module", 0)),
@@ -102,6 +112,7 @@ def load_lesson(path: Path) -> Lesson:
         questions=_questions(path.name, sections["Quick check"]),
         summary=summary,
         takeaways=takeaways,
+        programs=tuple(ROOT / found for found in PROGRAM.findall(match.group(2))),
     )
 
 
@@ -126,19 +137,35 @@ def include_sources(text: str) -> str:
     return re.sub(r"^\{\{source: ([\w.]+)\}\}$", code_of, text, flags=re.MULTILINE)
 
 
+def include_programs(name: str, text: str) -> str:
+    """Replace each `{{program: PATH}}` line with that file's text as a Python code block."""
+
+    def program(match: re.Match[str]) -> str:
+        path = ROOT / match.group(1)
+        if not path.is_file():
+            raise LessonFormatError(f"{name}: program {match.group(1)} does not exist")
+        return f"```python\n{path.read_text(encoding='utf-8').rstrip()}\n```"
+
+    return PROGRAM.sub(program, text)
+
+
 def _split_sections(name: str, body: str) -> dict[str, str]:
     parts = re.split(r"^## (.+)$", body, flags=re.MULTILINE)
     found = {
         heading.strip(): text.strip()
         for heading, text in zip(parts[1::2], parts[2::2], strict=True)
     }
-    order = [h for h in found if h in SECTIONS]
+    expected = list(SECTIONS)
+    for optional, before in OPTIONAL.items():
+        if optional in found:
+            expected.insert(expected.index(before), optional)
+    order = [h for h in found if h in expected]
     missing = [h for h in SECTIONS if h not in found]
     if missing:
         raise LessonFormatError(f"{name}: missing section(s) {', '.join(missing)}")
-    if order != list(SECTIONS):
-        raise LessonFormatError(f"{name}: sections must come in the order {', '.join(SECTIONS)}")
-    return {heading: found[heading] for heading in SECTIONS}
+    if order != expected:
+        raise LessonFormatError(f"{name}: sections must come in the order {', '.join(expected)}")
+    return {heading: found[heading] for heading in expected}
 
 
 def _blocks(text: str) -> list[tuple[str, str]]:
@@ -181,7 +208,10 @@ def _questions(name: str, text: str) -> tuple[Question, ...]:
     return tuple(questions)
 
 
-def _takeaways(text: str) -> tuple[str, tuple[str, ...]]:
+def _takeaways(name: str, text: str) -> tuple[str, ...]:
     bullets = tuple(m.strip() for m in re.findall(r"^- (.+)$", text, flags=re.MULTILINE))
-    summary = "\n".join(line for line in text.splitlines() if not line.startswith("- ")).strip()
-    return summary, bullets
+    rest = "\n".join(line for line in text.splitlines() if not line.startswith("- ")).strip()
+    if rest:  # the paragraph belongs under its own heading
+        raise LessonFormatError(f"{name}: Key takeaways holds only '- ' bullets; move the "
+                                "paragraph to the Summary section")  # fmt: skip
+    return bullets

@@ -26,9 +26,10 @@ def render_lesson(lesson_id: str) -> None:
     lesson = load_lesson(lesson_path(lesson_id))
     st.caption(MODULES[lesson.module])
     st.title(f"{lesson.id} {lesson.title}")
-    for heading in ("Introduction", "ELI5", "The math", "In depth"):
-        st.header(heading)
-        st.markdown(lesson.sections[heading])
+    for heading in ("Introduction", "ELI5", "Installation", "The math", "In depth"):
+        if heading in lesson.sections:
+            st.header(heading)
+            st.markdown(lesson.sections[heading])
     st.header("Try it")
     st.markdown(lesson.sections["Try it"])
     try_it(lesson)
@@ -37,8 +38,9 @@ def render_lesson(lesson_id: str) -> None:
     st.header("Quick check")
     for number, question in enumerate(lesson.questions, start=1):
         quiz_question(lesson.id, number, question)
-    st.header("Key takeaways")
+    st.header("Summary")
     st.markdown(lesson.summary)
+    st.header("Key takeaways")
     st.markdown("\n".join(f"- {point}" for point in lesson.takeaways))
 
 
