@@ -102,3 +102,10 @@ def test_solution_runs_and_prints_what_the_lesson_expects(solution: Path) -> Non
     assert finished.returncode == 0, finished.stderr[-2000:]
     for text in expected:
         assert text in finished.stdout
+
+
+@pytest.mark.parametrize("lesson_id", WRITTEN)
+def test_variants_list_the_lessons_that_use_them(lesson_id: str) -> None:
+    # a learner reading a variant in the Failure Lab is pointed at every lesson that shows it
+    for variant_id in load_lesson(lesson_path(lesson_id)).variants:
+        assert lesson_id in all_variants()[variant_id].lessons, variant_id

@@ -29,7 +29,7 @@ VARIANTS = (
         id="no_shuffle",
         title="No shuffling on class-sorted data",
         category="data",
-        lessons=("2.5", "3.6"),
+        lessons=("1.3", "2.5", "3.6"),
         symptom="Saw-tooth per-step loss (one class at a time); worse first epochs.",
         healthy_code="loader = DataLoader(train_set, batch_size=32, shuffle=True)",
         broken_code="loader = DataLoader(train_set, batch_size=32, shuffle=False)  "

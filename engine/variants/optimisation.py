@@ -102,7 +102,7 @@ VARIANTS = (
         id="lr_too_high",
         title="Learning rate far too high",
         category="optimisation",
-        lessons=("1.2", "1.4", "3.1", "3.2"),
+        lessons=("1.2", "1.4", "1.6", "3.1", "3.2"),
         symptom="Loss explodes in the first steps, then sticks near chance (ln K).",
         healthy_code="optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)",
         broken_code="optimizer = torch.optim.Adam(model.parameters(), lr=1.0)",
@@ -133,7 +133,7 @@ VARIANTS = (
         id="no_zero_grad",
         title="optimizer.zero_grad() forgotten",
         category="optimisation",
-        lessons=("1.1", "2.3", "3.6"),
+        lessons=("1.1", "1.6", "2.3", "3.6"),
         symptom="Erratic, spiky loss; validation loss jumps around.",
         why="PyTorch adds each backward() into .grad instead of replacing it. Without "
         "zero_grad() every step follows the sum of all past gradients, a stale and ever "
@@ -147,7 +147,7 @@ VARIANTS = (
         id="no_step",
         title="optimizer.step() forgotten",
         category="optimisation",
-        lessons=("1.1", "2.3", "3.6"),
+        lessons=("1.1", "1.6", "2.3", "3.6"),
         symptom="Perfectly flat loss: the weights never change.",
         why="backward() only computes gradients; it is optimizer.step() that uses them to "
         "change the weights. Without it the model is the same at every epoch.",
@@ -159,7 +159,7 @@ VARIANTS = (
         id="zero_grad_after_backward",
         title="zero_grad() between backward() and step()",
         category="optimisation",
-        lessons=("1.1", "3.6"),
+        lessons=("1.1", "1.5", "3.6"),
         symptom="Perfectly flat loss; the gradient is zero when step() looks at it.",
         why="zero_grad() erases the gradients that backward() just filled in, so step() "
         "sees nothing to follow and skips every weight.",
