@@ -190,10 +190,28 @@ def test_lesson_demo_trains_its_broken_variant(lesson_id: str) -> None:
     key = "lesson_" + lesson_id.replace(".", "_")
     chosen = at.multiselect(key=f"{key}_variants").value
     assert chosen
+    # predict first: Train waits for a guess per broken curve (or an explicit skip)
+    assert at.button(key=f"{key}_train").disabled
+    for variant_id in chosen:
+        at.segmented_control(key=f"{key}_guess_{variant_id}").set_value("stays flat")
+    at.run()
+    assert not at.button(key=f"{key}_train").disabled
     at.button(key=f"{key}_train").click().run()
     assert not at.exception  # error boxes may be content here (a crash shown as a result)
     assert not any(e.value.startswith("Training could not run") for e in at.error)
     assert f"**{chosen[0]}** →" in texts(at) and "**baseline** →" in texts(at)
+    verdicts = " ".join(m.value for m in [*at.success, *at.info])
+    assert "you said **stays flat**" in verdicts  # the guess beside the outcome
+
+
+def test_a_lesson_demo_can_be_trained_without_a_guess_by_skipping() -> None:
+    script = "from ui.lesson import render_lesson\nrender_lesson('1.1')\n"
+    at = AppTest.from_string(script, default_timeout=TIMEOUT).run()
+    assert at.button(key="lesson_1_1_train").disabled
+    assert any("Train unlocks when each curve has a guess" in c.value for c in at.caption)
+    assert any("visual appears here once you have made" in c.value for c in at.caption)
+    at.checkbox(key="lesson_1_1_skip_prediction").check().run()
+    assert not at.button(key="lesson_1_1_train").disabled
 
 
 def test_quiz_gives_feedback_on_an_answer() -> None:

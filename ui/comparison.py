@@ -28,17 +28,34 @@ def runs_to_train(baseline: RunConfig, variant_ids: Sequence[str]) -> dict[str, 
     return runs
 
 
-def prediction_widgets(variant_ids: Sequence[str], key: str) -> dict[str, str | None]:
-    """'Predict first': the learner's guess for each broken curve, before it is revealed."""
+def prediction_widgets(
+    variant_ids: Sequence[str], key: str, required: bool = False
+) -> dict[str, str | None]:
+    """'Predict first': the learner's guess for each broken curve, before it is revealed.
+
+    Required in lessons: Train waits until each curve has a guess or the learner skips.
+    """
     guesses: dict[str, str | None] = {}
     if not variant_ids:
         return guesses
-    st.markdown("**Predict first.** What will each broken curve do? (optional)")
+    ask = "What will each broken curve do?"
+    st.markdown(f"**Predict first.** {ask} {'' if required else '(optional)'}")
     for variant_id in variant_ids:
         guesses[variant_id] = st.segmented_control(
             get_variant(variant_id).title, list(PREDICTIONS), key=f"{key}_guess_{variant_id}"
         )
     return guesses
+
+
+def ready_to_reveal(guesses: dict[str, str | None], key: str) -> bool:
+    """Whether every curve has a guess, or the learner chose to skip predicting."""
+    if all(guesses.values()):
+        return True
+    skipped = st.checkbox("Skip predicting and just train", key=f"{key}_skip_prediction")
+    if not skipped:
+        missing = sum(1 for guess in guesses.values() if not guess)
+        st.caption(f"Train unlocks when each curve has a guess ({missing} to go), or skip.")
+    return skipped
 
 
 def record_history(results: dict[str, RunResult], key: str) -> None:
@@ -66,20 +83,27 @@ def record_history(results: dict[str, RunResult], key: str) -> None:
 
 
 def comparison_section(
-    baseline: RunConfig, variant_ids: Sequence[str], key: str, autorun: bool = False
-) -> None:
+    baseline: RunConfig,
+    variant_ids: Sequence[str],
+    key: str,
+    autorun: bool = False,
+    predict_first: bool = False,
+) -> bool:
     """Predict, Train (live), then the diagnoses, the code difference and the downloads.
 
     Results live in session state under `key`, so they survive reruns and page switches.
+    With predict_first (lessons), Train waits for a guess per curve or an explicit skip.
+    Returns whether the learner may see the answers (guessed, skipped or trained already).
     """
-    predictions = prediction_widgets(variant_ids, key)
+    predictions = prediction_widgets(variant_ids, key, required=predict_first)
+    ready = not predict_first or not variant_ids or ready_to_reveal(predictions, key)
     runs = runs_to_train(baseline, variant_ids)
     start = st.button(
         "Train",
         type="primary",
         key=f"{key}_train",
         icon=":material/play_arrow:",
-        disabled=not variant_ids,
+        disabled=not variant_ids or not ready,
         help="Train the baseline and the broken variants side by side",
     )
     if not variant_ids:
@@ -100,3 +124,4 @@ def comparison_section(
     shown = st.session_state.get(f"{key}_results")
     if shown:
         show_results(shown["results"], shown["baseline"], shown["variants"], predictions, key)
+    return ready or bool(shown)

@@ -45,10 +45,8 @@ def render_lesson(lesson_id: str) -> None:
 
 
 def try_it(lesson: Lesson) -> None:
-    """The lesson's own visual (if any), then the healthy-vs-broken comparison."""
-    demo = DEMOS.get(lesson.id)
-    if demo is not None:
-        demo()
+    """Predict, then the healthy-vs-broken comparison; the lesson's own visual (which shows
+    the bugs' effects too) only once the learner has predicted or chosen to skip."""
     key = "lesson_" + lesson.id.replace(".", "_")
     with st.container(border=True):
         chosen = st.multiselect(
@@ -59,7 +57,14 @@ def try_it(lesson: Lesson) -> None:
             max_selections=4,
         )
         baseline = default_config("digits")
-        comparison_section(baseline, chosen, key)
+        revealed = comparison_section(baseline, chosen, key, predict_first=True)
+    demo = DEMOS.get(lesson.id)
+    if demo is None:
+        return
+    if revealed:
+        demo()
+    else:
+        st.caption("The lesson's own visual appears here once you have made your predictions.")
 
 
 def exercises(lesson: Lesson) -> None:

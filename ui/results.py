@@ -16,6 +16,7 @@ from engine.variants import get_variant
 from training_service.memo import SharedMemo
 from ui.charts import CHART_TITLES, RunCurves, comparison_charts
 from ui.live import draw_charts, n_classes_of
+from ui.plain_text import plain
 
 # What a learner may predict, and the diagnosis labels that make the prediction right.
 PREDICTIONS: dict[str, set[str]] = {
@@ -78,18 +79,20 @@ def show_diagnoses(results: Mapping[str, RunResult]) -> dict[str, Diagnosis]:
 
 
 def show_prediction_verdict(variant_id: str, guess: str | None, diagnosis: Diagnosis) -> None:
+    """The learner's guess beside what happened, with the first number that shows it."""
     if not guess:
         return
-    right = diagnosis.label in PREDICTIONS.get(guess, set())
-    if right:
-        st.success(f"You predicted it **{guess}**, and it did (`{diagnosis.label}`).")
+    title = get_variant(variant_id).title
+    actual = next(
+        (name for name, labels in PREDICTIONS.items() if diagnosis.label in labels),
+        diagnosis.label,
+    )
+    what = f" {plain(diagnosis.evidence[0])}" if diagnosis.evidence else ""
+    if diagnosis.label in PREDICTIONS.get(guess, set()):
+        st.success(f"**{title}**: you said **{guess}**, and it did (`{diagnosis.label}`).{what}")
     else:
-        actual = next(
-            (name for name, labels in PREDICTIONS.items() if diagnosis.label in labels),
-            diagnosis.label,
-        )
         st.info(
-            f"You predicted it **{guess}**; it **{actual}** (`{diagnosis.label}`). "
+            f"**{title}**: you said **{guess}**; it **{actual}** (`{diagnosis.label}`).{what} "
             "Look at the curves again with that in mind."
         )
 

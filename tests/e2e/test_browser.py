@@ -11,6 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from lessons.curriculum import CURRICULUM
+from lessons.lesson_file import SECTIONS
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -140,11 +141,20 @@ def test_lesson_renders_math_and_its_demo_trains(server: str, page: Page, path: 
     expect(page.locator(".katex").first).to_be_visible(timeout=60_000)
     settle(page)
     assert page.locator(".katex-error").count() == 0
+    headings = page.locator("h2").all_inner_texts()
+    for section in SECTIONS:
+        assert any(heading.strip().startswith(section) for heading in headings), section
+    train = page.get_by_role("button", name=re.compile(r"\bTrain$")).first
+    expect(train).to_be_disabled()  # predict first
+    page.get_by_role("radio", name="stays flat").first.click()  # a segmented control
+    settle(page)
+    expect(train).to_be_enabled()
     charts_before = page.locator('[data-testid="stVegaLiteChart"]').count()
-    page.get_by_role("button", name=re.compile(r"\bTrain$")).first.click()
+    train.click()
     expect(page.get_by_text("Curve Doctor's reading")).to_be_visible(timeout=RUN_TIMEOUT)
     settle(page)
     assert charts_drawn(page, at_least=charts_before + 4) >= charts_before + 4
+    expect(page.get_by_text("you said").first).to_be_visible()
     assert page.locator('[data-testid="stException"]').count() == 0
 
 
