@@ -109,3 +109,14 @@ def test_variants_list_the_lessons_that_use_them(lesson_id: str) -> None:
     # a learner reading a variant in the Failure Lab is pointed at every lesson that shows it
     for variant_id in load_lesson(lesson_path(lesson_id)).variants:
         assert lesson_id in all_variants()[variant_id].lessons, variant_id
+
+
+@pytest.mark.parametrize("lesson_id", WRITTEN)
+def test_lesson_shows_a_complete_program(lesson_id: str) -> None:
+    lesson = load_lesson(lesson_path(lesson_id))
+    assert lesson.programs, "In depth needs a {{program: lessons/programs/NAME.py}} line"
+    for program in lesson.programs:
+        text = program.read_text(encoding="utf-8")
+        assert "def pick_device" in text and "cuda" in text and "mps" in text
+        assert 'if __name__ == "__main__":' in text and "import engine" not in text
+        assert program.read_text(encoding="utf-8").rstrip() in lesson.sections["In depth"]

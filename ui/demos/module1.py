@@ -585,10 +585,13 @@ def _path_note(path: pd.DataFrame, shown: pd.DataFrame, steps: int, regime: str)
 
 # --- 1.5 numerical vs analytical gradients ---------------------------------------------
 
+CHECK_STEP = 1e-6  # h of the central difference: the value lesson 1.5 recommends
+CHECK_TOLERANCE = linear_regression.CHECK_TOLERANCE  # a relative error above this fails
+
 
 @st.cache_data(show_spinner=False)
 def _gradient_check(w: float, b: float) -> tuple[pd.DataFrame, dict[str, bool]]:
-    example = linear_regression.wrong_gradient_example(w, b)
+    example = linear_regression.wrong_gradient_example(w, b, eps=CHECK_STEP)
     return example.table, example.gradcheck
 
 
@@ -628,12 +631,12 @@ def _error_chart(table: pd.DataFrame) -> alt.LayerChart:
         )
     )
     limit = (
-        alt.Chart(pd.DataFrame({"x": [linear_regression.CHECK_TOLERANCE]}))
+        alt.Chart(pd.DataFrame({"x": [CHECK_TOLERANCE]}))
         .mark_rule(strokeDash=[6, 4], color="#475569")
         .encode(x="x:Q")
     )
     return alt.layer(bar, limit).properties(
-        title="Relative error per gradient (dashed: tolerance 1e-4)", height=260
+        title=f"Relative error per gradient (dashed: tolerance {CHECK_TOLERANCE:g})", height=260
     )
 
 
@@ -658,9 +661,10 @@ def gradient_check_demo() -> None:
             hide_index=True,
         )
         st.caption(
-            "Numerical: $(L(p+\\varepsilon) - L(p-\\varepsilon)) / 2\\varepsilon$ with "
-            "ε = 1e-3 in float64. The wrong hand gradient forgot the 2 in "
-            "$\\partial L / \\partial w$: only its w row fails, by a factor of 2."
+            f"Numerical: $(L(p+h) - L(p-h)) / 2h$ with h = {CHECK_STEP:g} in float64; "
+            f"a relative error above {CHECK_TOLERANCE:g} fails. The wrong hand gradient "
+            "forgot the 2 in $\\partial L / \\partial w$: only its w row fails, by a "
+            "factor of 2."
         )
     with right:
         _show(_error_chart(table))
