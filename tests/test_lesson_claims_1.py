@@ -13,10 +13,7 @@ import importlib.util
 import io
 import itertools
 import math
-import os
 import re
-import subprocess
-import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -37,13 +34,13 @@ from engine.training import train
 from engine.variants import apply_variant
 from engine.variants.optimisation import step_without_step, step_without_zero_grad
 from lessons.lesson_file import lesson_path, load_lesson
+from tests.lesson_programs import BackgroundPrograms, check_stands_alone
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = ("1.1", "1.2", "1.3")
 PROGRAMS = {i: ROOT / f"lessons/programs/lesson_{i.replace('.', '_')}.py" for i in LESSONS}
 PROGRAM_TIMEOUT_S = 60
-_runs: dict[str, tuple[subprocess.Popen[str], float]] = {}
-_outputs: dict[str, tuple[int, str, str]] = {}
+_runs: list[BackgroundPrograms] = []  # the module's programs, while its tests run
 
 
 def lesson_text(lesson_id: str) -> str:
@@ -62,44 +59,14 @@ def load_module(path: Path) -> ModuleType:
 
 @pytest.fixture(scope="module", autouse=True)
 def programs_running_in_the_background() -> Iterator[None]:
-    # The CPU numbers are the ones the lessons quote, so hide any GPU from the programs.
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
-    env.pop("PYTHONPATH", None)  # a standalone program must not need the app on its path
-    for lesson_id, path in PROGRAMS.items():
-        process = subprocess.Popen(
-            [sys.executable, str(path)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        _runs[lesson_id] = (process, time.monotonic())
+    _runs.append(BackgroundPrograms(PROGRAMS, PROGRAM_TIMEOUT_S))
     yield
-    for process, _ in _runs.values():
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
+    _runs.pop().stop()
 
 
 def program_output(lesson_id: str) -> str:
     """What the lesson's program printed; fails unless it exited 0 within the time limit."""
-    if lesson_id not in _outputs:
-        process, started = _runs[lesson_id]
-        left = PROGRAM_TIMEOUT_S - (time.monotonic() - started)
-        try:
-            stdout, stderr = process.communicate(timeout=max(left, 1))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            stdout, _ = process.communicate()
-            stderr = f"still running after {PROGRAM_TIMEOUT_S} s"
-        _outputs[lesson_id] = (process.returncode, stdout, stderr)
-    returncode, stdout, stderr = _outputs[lesson_id]
-    assert returncode == 0, f"{PROGRAMS[lesson_id].name}: {stderr[-2000:]}"
-    return stdout
-
-
-# --- lesson 1.1: the loop, its units, and what each line does ---------------------------
+    return _runs[-1].output(lesson_id)
 
 
 def test_1_1_iterations_for_the_apps_digits_data() -> None:
@@ -598,29 +565,15 @@ def test_1_3_sorted_data_gives_single_class_batches_a_saw_tooth_and_a_worse_star
 
 @pytest.mark.parametrize("lesson_id", LESSONS)
 def test_program_is_typed_standalone_and_picks_a_device(lesson_id: str) -> None:
+    imported = check_stands_alone(PROGRAMS[lesson_id])
+    assert imported <= {"__future__", "math", "torch", "sklearn"}
     source = PROGRAMS[lesson_id].read_text(encoding="utf-8")
-    tree = ast.parse(source)
-    functions = [node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)]
-    for function in functions:
-        arguments = function.args.posonlyargs + function.args.args + function.args.kwonlyargs
-        arguments += [a for a in (function.args.vararg, function.args.kwarg) if a]
-        assert function.returns is not None, f"{function.name} has no return type"
-        assert all(a.annotation is not None for a in arguments), f"{function.name} args"
-    by_name = {function.name: function for function in functions}
-    pick = ast.get_source_segment(source, by_name["pick_device"]) or ""
-    assert pick.index("cuda") < pick.index("mps") < pick.index('"cpu"')
-    assert "pick_device()" in (ast.get_source_segment(source, by_name["main"]) or "")
+    main = next(
+        node for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef) and node.name == "main"
+    )  # fmt: skip
+    assert "pick_device()" in (ast.get_source_segment(source, main) or "")
     assert ".to(device" in source or "device=device" in source  # data and model placed
-    guard = tree.body[-1]
-    assert isinstance(guard, ast.If) and ast.unparse(guard.test) == "__name__ == '__main__'"
-    assert ast.unparse(guard.body[0]) == "main()"
-    imported = {
-        (node.module or "") if isinstance(node, ast.ImportFrom) else alias.name
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import | ast.ImportFrom)
-        for alias in node.names
-    }
-    assert {name.split(".")[0] for name in imported} <= {"__future__", "math", "torch", "sklearn"}
     assert "fetch_" not in source and "download=True" not in source  # offline
 
 

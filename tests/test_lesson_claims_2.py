@@ -8,13 +8,9 @@ lessons quote from them; those tests come last, so the others run in the meantim
 
 from __future__ import annotations
 
-import ast
 import inspect
 import math
-import os
 import re
-import subprocess
-import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -30,6 +26,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from engine import linear_regression
 from lessons.lesson_file import PROGRAM, lesson_path, load_lesson
+from tests.lesson_programs import BackgroundPrograms, check_stands_alone
 from ui.demos.module1 import CHECK_STEP, CHECK_TOLERANCE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,55 +83,19 @@ def power_of_ten(latex: str) -> float:
 # --- the programs, run once in the background ---------------------------------------------
 
 
-def _start_programs() -> dict[str, tuple[subprocess.Popen[str], float]]:
-    # The lessons quote the CPU numbers, so the programs must not see a GPU here.
-    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
-    env.pop("PYTHONPATH", None)  # standalone: a program must run without the app
-    started = {}
-    for lesson_id in LESSONS:
-        process = subprocess.Popen(
-            [sys.executable, str(program_path(lesson_id))],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        started[lesson_id] = (process, time.monotonic())
-    return started
-
-
-_running: dict[str, tuple[subprocess.Popen[str], float]] = {}
-_finished: dict[str, tuple[int, str, str]] = {}
+_runs: list[BackgroundPrograms] = []  # the module's programs, while its tests run
 
 
 @pytest.fixture(scope="module", autouse=True)
 def programs_in_the_background() -> Iterator[None]:
-    _running.update(_start_programs())
+    _runs.append(BackgroundPrograms({i: program_path(i) for i in LESSONS}, PROGRAM_TIMEOUT_S))
     yield
-    for process, _ in _running.values():
-        if process.poll() is None:
-            process.kill()
-            process.communicate()
-    _running.clear()
-    _finished.clear()
+    _runs.pop().stop()
 
 
 def program_output(lesson_id: str) -> str:
     """The stdout of the lesson's program; fails if it took over 60 s or exited non-zero."""
-    if lesson_id not in _finished:
-        process, started = _running[lesson_id]
-        left = PROGRAM_TIMEOUT_S - (time.monotonic() - started)
-        try:
-            stdout, stderr = process.communicate(timeout=max(left, 1))
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.communicate()
-            pytest.fail(f"lesson {lesson_id}'s program ran over {PROGRAM_TIMEOUT_S} s")
-        _finished[lesson_id] = (process.returncode, stdout, stderr)
-    code, stdout, stderr = _finished[lesson_id]
-    assert code == 0, stderr[-2000:]
-    return stdout
+    return _runs[-1].output(lesson_id)
 
 
 # --- 1.4 the loss landscape ---------------------------------------------------------------
@@ -763,28 +724,4 @@ def test_program_is_shown_in_depth_standalone_and_typed(lesson_id: str) -> None:
     before = in_depth.split(f"{{{{program: lessons/programs/{path.name}}}}}")[0].strip()
     assert before.splitlines()[-1].endswith(":")
 
-    source = path.read_text(encoding="utf-8")
-    tree = ast.parse(source)
-    functions = [node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)]
-    by_name = {function.name: function for function in functions}
-    assert "pick_device" in by_name and "main" in by_name
-    pick = ast.get_source_segment(source, by_name["pick_device"]) or ""
-    assert '"cuda"' in pick and '"mps"' in pick and '"cpu"' in pick
-    assert pick.index('"cuda"') < pick.index('"mps"') < pick.index('"cpu"')
-    for function in functions:
-        arguments = function.args.posonlyargs + function.args.args + function.args.kwonlyargs
-        assert function.returns is not None, f"{function.name} has no return type"
-        for argument in arguments:
-            assert argument.annotation is not None, f"{function.name}({argument.arg})"
-    imported = {
-        alias.name.split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.Import)
-        for alias in node.names
-    } | {
-        (node.module or "").split(".")[0]
-        for node in ast.walk(tree)
-        if isinstance(node, ast.ImportFrom)
-    }
-    assert not imported & {"engine", "ui", "lessons", "training_service"}
-    assert 'if __name__ == "__main__":\n    main()' in source
+    check_stands_alone(path)

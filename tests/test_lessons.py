@@ -20,6 +20,7 @@ from lessons.lesson_file import (
     lesson_path,
     load_lesson,
 )
+from tests.lesson_programs import check_stands_alone
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITTEN = [lesson.id for lesson in CURRICULUM if has_content(lesson.id)]
@@ -116,7 +117,5 @@ def test_lesson_shows_a_complete_program(lesson_id: str) -> None:
     lesson = load_lesson(lesson_path(lesson_id))
     assert lesson.programs, "In depth needs a {{program: lessons/programs/NAME.py}} line"
     for program in lesson.programs:
-        text = program.read_text(encoding="utf-8")
-        assert "def pick_device" in text and "cuda" in text and "mps" in text
-        assert 'if __name__ == "__main__":' in text and "import engine" not in text
+        check_stands_alone(program)  # typed, cuda -> mps -> cpu, main() guarded, no app
         assert program.read_text(encoding="utf-8").rstrip() in lesson.sections["In depth"]

@@ -1,0 +1,100 @@
+"""The lessons' complete programs, for the tests: are they standalone, and what do they print.
+
+A lesson's program is what a learner copies out and runs on their own machine, so it must
+not lean on the app, and the numbers the lesson quotes come from a CPU run of it.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT_PACKAGES = {"engine", "lessons", "ui", "training_service"}
+
+
+def check_stands_alone(path: Path) -> set[str]:
+    """Assert the program is typed, picks cuda then mps then cpu, runs main() under a
+    `__main__` guard and imports nothing of the app; returns the packages it imports."""
+    source = path.read_text(encoding="utf-8")
+    tree = ast.parse(source)
+    functions = [node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)]
+    for function in functions:
+        arguments = function.args.posonlyargs + function.args.args + function.args.kwonlyargs
+        arguments += [a for a in (function.args.vararg, function.args.kwarg) if a]
+        assert function.returns is not None, f"{path.name}: {function.name} has no return type"
+        for argument in arguments:
+            assert argument.annotation is not None, f"{path.name}: {function.name}({argument.arg})"
+    by_name = {function.name: function for function in functions}
+    assert "pick_device" in by_name and "main" in by_name, path.name
+    pick = ast.get_source_segment(source, by_name["pick_device"]) or ""
+    assert pick.index('"cuda"') < pick.index('"mps"') < pick.index('"cpu"'), path.name
+    guard = tree.body[-1]
+    assert isinstance(guard, ast.If) and ast.unparse(guard.test) == "__name__ == '__main__'"
+    assert ast.unparse(guard.body[0]) == "main()", path.name
+    imported = {
+        ((node.module or "") if isinstance(node, ast.ImportFrom) else alias.name).split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    assert not imported & PROJECT_PACKAGES, f"{path.name} imports {imported & PROJECT_PACKAGES}"
+    return imported
+
+
+class BackgroundPrograms:
+    """Programs started together, each in its own process, collected when a test asks.
+
+    Each runs from the repository root on the CPU (the lessons quote CPU numbers) without
+    the app on its path (a standalone program must not need it).
+    """
+
+    def __init__(self, programs: Mapping[str, Path], timeout_s: float = 60) -> None:
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+        env.pop("PYTHONPATH", None)
+        self.timeout_s = timeout_s
+        self.running = {
+            key: (
+                subprocess.Popen(
+                    [sys.executable, str(path)],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    text=True,
+                ),
+                time.monotonic(),
+            )
+            for key, path in programs.items()
+        }
+        self.finished: dict[str, tuple[int, str, str]] = {}
+
+    def output(self, key: str) -> str:
+        """What the program printed; fails if it ran over the time limit or exited non-zero."""
+        if key not in self.finished:
+            process, started = self.running[key]
+            left = self.timeout_s - (time.monotonic() - started)
+            try:
+                stdout, stderr = process.communicate(timeout=max(left, 1))
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.communicate()
+                pytest.fail(f"the program of lesson {key} ran over {self.timeout_s:g} s")
+            self.finished[key] = (process.returncode, stdout, stderr)
+        code, stdout, stderr = self.finished[key]
+        assert code == 0, f"the program of lesson {key}: {stderr[-2000:]}"
+        return stdout
+
+    def stop(self) -> None:
+        """Kill whatever is still running (a test that failed before collecting it)."""
+        for process, _ in self.running.values():
+            if process.poll() is None:
+                process.kill()
+                process.communicate()
