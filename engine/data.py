@@ -281,6 +281,10 @@ def _make_synthetic(name: str, seed: int) -> _Raw:
         x = torch.randn(300, 1, generator=generator)
         y = 3.0 * x + 2.0 + 0.5 * torch.randn(300, 1, generator=generator)
         return _Raw(x, y, None, None, "regression", 0, per_feature_stats=True)
+    if name == "wave":
+        x = torch.rand(600, 1, generator=generator) * 6.0 - 3.0
+        y = torch.sin(2.0 * x) + 0.3 * x + 0.1 * torch.randn(600, 1, generator=generator)
+        return _Raw(x, y, None, None, "regression", 0, per_feature_stats=True)
     n_per_class = 300 if name != "spirals" else 200
     if name == "moons":
         points, labels = _moons(n_per_class, generator)

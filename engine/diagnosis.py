@@ -31,7 +31,7 @@ from engine.log_table import TrainingLog
 # explains the others. "healthy" comes last: it means no other rule fired.
 LABELS: tuple[str, ...] = (
     "crashed", "impossible_loss", "diverged", "collapsed", "not_learning",
-    "loss_floor", "unstable", "overfitting", "underfitting", "healthy",
+    "frozen_layer", "loss_floor", "unstable", "overfitting", "underfitting", "healthy",
 )  # fmt: skip
 FIRES = 0.5  # a score at or above this is a clear finding
 
@@ -307,10 +307,8 @@ def _not_learning(curves: Curves) -> _Finding:
                 f"Train loss went from {fmt(smooth[0])} to {fmt(smooth[-1])}"
                 f"{curves.chance(smooth[-1])}; it never fell more than {fall:.1%}."
             )
-    if curves.dead_layer:
-        first_grad = curves.first_grad
-        top = float(np.nanmax(np.abs(first_grad))) if first_grad is not None else 0.0
-        evidence.append(f"The first layer's gradient norm is {fmt(top)}: its weights never move.")
+    if curves.dead_layer and not _learned_anyway(curves):
+        evidence.append(_frozen_sentence(curves))
         score = 1.0
     if n_classes and acc is not None and acc[1] <= 1 / n_classes + 0.1 * (1 - 1 / n_classes):
         # Val at chance while train climbs is memorising labels the inputs do not predict.
@@ -330,6 +328,31 @@ def _not_learning(curves: Curves) -> _Finding:
         score = max(score, 0.8)
     advice = _advice("dead_gradient" if curves.dead_layer else "not_learning", curves)
     return _Finding(score, tuple(evidence), advice)
+
+
+def _learned_anyway(curves: Curves) -> bool:
+    """The loss fell by more than half: the layers after a frozen one still learn."""
+    smooth = curves.smooth
+    return len(smooth) >= 2 and bool(smooth[-1] < 0.5 * smooth[0])
+
+
+def _frozen_sentence(curves: Curves) -> str:
+    first_grad = curves.first_grad
+    top = float(np.nanmax(np.abs(first_grad))) if first_grad is not None else 0.0
+    return f"The first layer's gradient norm is {fmt(top)}: its weights never move."
+
+
+def _frozen_layer(curves: Curves) -> _Finding:
+    """A first layer that never gets a gradient under a loss that falls anyway (a stray
+    detach, a frozen layer left frozen): the curves look fine, the gradients do not."""
+    if not (curves.dead_layer and _learned_anyway(curves)):
+        return _Finding(0.0, (), "")
+    smooth = curves.smooth
+    sentence = (
+        f"Train loss fell {fmt(smooth[0])} -> {fmt(smooth[-1])}, but only the later layers "
+        "learned it."
+    )
+    return _Finding(1.0, (sentence, _frozen_sentence(curves)), _advice("dead_gradient", curves))
 
 
 def _metric_at_zero(curves: Curves) -> str:
@@ -599,7 +622,8 @@ def _healthy(curves: Curves) -> _Finding:
 
 _RULES: dict[str, Callable[[Curves], _Finding]] = {
     "crashed": _crashed, "impossible_loss": _impossible_loss, "diverged": _diverged,
-    "collapsed": _collapsed, "not_learning": _not_learning, "loss_floor": _loss_floor,
+    "collapsed": _collapsed, "not_learning": _not_learning, "frozen_layer": _frozen_layer,
+    "loss_floor": _loss_floor,
     "unstable": _unstable, "overfitting": _overfitting, "underfitting": _underfitting,
     "healthy": _healthy,
 }  # fmt: skip

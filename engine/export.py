@@ -16,7 +16,8 @@ import difflib
 from string import Template
 
 from engine import device, loop, step
-from engine.config import RunConfig
+from engine.config import OPTIMIZER_CLASSES, RunConfig
+from engine.models import ACTIVATION_LAYERS
 from engine.source import definition_of, source_of, with_body_of
 from engine.variants import Variant, apply_variant, get_variant, healthy_reference
 
@@ -186,9 +187,7 @@ def _one_hot(config: RunConfig) -> str:
 def _model(config: RunConfig) -> str:
     if config.model == "cnn":
         return _CNN.replace("$dropout", repr(config.dropout))
-    activation = {"relu": "nn.ReLU", "tanh": "nn.Tanh", "sigmoid": "nn.Sigmoid", "gelu": "nn.GELU"}[
-        config.activation
-    ]
+    activation = "nn." + ACTIVATION_LAYERS[config.activation].__name__
     layers = [f"        self.act = {activation}()"]
     if config.batch_norm:
         layers.append("        self.norms = nn.ModuleList(nn.BatchNorm1d(b) for b in widths[1:])")
@@ -224,7 +223,7 @@ def _init(scheme: str) -> str:
 
 
 def _optimizer(config: RunConfig) -> str:
-    name = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}[config.optimizer]
+    name = OPTIMIZER_CLASSES[config.optimizer]
     args = [f"lr={config.lr!r}"]
     if config.optimizer in ("sgd", "rmsprop") and config.momentum:
         args.append(f"momentum={config.momentum!r}")

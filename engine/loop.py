@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from engine.activations import ActivationRecorder, weight_norm
 from engine.checkpoint import restore, save
 from engine.config import RunConfig
 from engine.crash_advice import explain_error
@@ -197,7 +198,8 @@ class EpochTelemetry:
         seconds = time.perf_counter() - self.started  # data, steps, telemetry; no evaluation
         parts = state.parts
         on_train = parts.evaluate(parts.model, parts.data.train, parts.loss_fn)
-        on_val = parts.evaluate(parts.model, parts.data.val, parts.loss_fn)
+        with ActivationRecorder(parts.model) as activations:
+            on_val = parts.evaluate(parts.model, parts.data.val, parts.loss_fn)
         record = EpochRecord(
             epoch=self.epoch,
             train_loss=on_train.loss,
@@ -210,6 +212,8 @@ class EpochTelemetry:
             mean_confidence=on_val.mean_confidence,
             layer_grad_norms={name: sum_ / self.steps for name, sum_ in self.layer_sums.items()},
             memory_mb=resident_memory_mb(),
+            weight_norm=weight_norm(parts.model),
+            activation_stats=activations.stats(),
         )
         state.epoch = self.epoch
         state.epochs.append(record)

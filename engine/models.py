@@ -15,6 +15,8 @@ ACTIVATION_LAYERS: dict[str, type[nn.Module]] = {
     "tanh": nn.Tanh,
     "sigmoid": nn.Sigmoid,
     "gelu": nn.GELU,
+    "leaky_relu": nn.LeakyReLU,  # slope 0.01 below zero: a negative input still passes a gradient
+    "identity": nn.Identity,  # no bend at all: the whole MLP is one linear map
 }
 
 
@@ -86,7 +88,7 @@ def build_model(config: RunConfig, input_shape: tuple[int, ...], n_classes: int)
         model = mlp(
             in_features,
             config.hidden,
-            n_classes,
+            n_classes or 1,  # regression (no classes): one number out
             config.activation,
             config.dropout,
             config.batch_norm,

@@ -31,6 +31,9 @@ class EpochRecord:
     mean_confidence: float | None = None  # mean top softmax probability on val
     layer_grad_norms: dict[str, float] = field(default_factory=dict)  # mean over the epoch
     memory_mb: float | None = None  # resident memory of the process at the end of the epoch
+    weight_norm: float | None = None  # L2 norm of all weight matrices at the end of the epoch
+    # Per activation layer, on the val split: mean, std, saturated and dead fractions.
+    activation_stats: dict[str, dict[str, float | None]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -157,6 +157,11 @@ def _epoch_dict(record: EpochRecord) -> dict[str, Any]:
         "mean_confidence": finite_or_none(record.mean_confidence),
         "memory_mb": finite_or_none(record.memory_mb),
         "layer_grad_norms": {k: finite_or_none(v) for k, v in record.layer_grad_norms.items()},
+        "weight_norm": finite_or_none(record.weight_norm),
+        "activation_stats": {
+            layer: {k: finite_or_none(v) for k, v in stats.items()}
+            for layer, stats in record.activation_stats.items()
+        },
     }
 
 

@@ -7,6 +7,7 @@ A teacher edits lessons/content/lesson-M-N.md without touching code. The format:
     module = 1
     title = "What is a training loop?"
     variants = ["no_zero_grad", "no_step"]
+    baseline = { dataset = "digits" }
     +++
     ## Introduction ... ## ELI5 ... (## Installation) ## The math ... ## In depth ...
     ## Try it ...
@@ -14,6 +15,9 @@ A teacher edits lessons/content/lesson-M-N.md without touching code. The format:
     ## Quick check  (### question / - [ ] option / - [x] correct / > Feedback: why)
     ## Summary      (a short paragraph)
     ## Key takeaways (3-6 "- " bullets)
+
+`baseline` is the healthy run the lesson's demo trains its broken variants against: the
+arguments of `engine.config.default_config` (dataset first, then any settings changed).
 
 Installation is optional: the lesson where the course's code first needs a package says how
 to install it. A line `{{source: engine.step.train_step}}` shows that function's current
@@ -27,8 +31,11 @@ import importlib
 import inspect
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from engine.config import ConfigError, RunConfig, default_config
 
 CONTENT = Path(__file__).parent / "content"
 ROOT = Path(__file__).parent.parent
@@ -79,6 +86,7 @@ class Lesson:
     summary: str
     takeaways: tuple[str, ...]
     programs: tuple[Path, ...] = ()  # complete programs the lesson shows; the tests run them
+    baseline: RunConfig = field(default_factory=default_config)  # what the demo trains
 
 
 def lesson_path(lesson_id: str) -> Path:
@@ -113,7 +121,23 @@ def load_lesson(path: Path) -> Lesson:
         summary=summary,
         takeaways=takeaways,
         programs=tuple(ROOT / found for found in PROGRAM.findall(match.group(2))),
+        baseline=_baseline(path.name, meta.get("baseline")),
     )
+
+
+def _baseline(name: str, settings: Any) -> RunConfig:
+    """The front matter's `baseline` table as a validated run config."""
+    if not isinstance(settings, dict) or "dataset" not in settings:
+        raise LessonFormatError(
+            f'{name}: front matter needs a baseline table, e.g. baseline = {{ dataset = "digits" }}'
+        )
+    values = dict(settings)
+    if isinstance(values.get("hidden"), list):
+        values["hidden"] = tuple(values["hidden"])
+    try:
+        return default_config(**values)
+    except (ConfigError, TypeError) as error:
+        raise LessonFormatError(f"{name}: baseline is not a valid run: {error}") from None
 
 
 def include_sources(text: str) -> str:

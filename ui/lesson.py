@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import streamlit as st
 
-from engine.config import default_config
 from lessons.curriculum import MODULES, outline
 from lessons.lesson_file import (
     ROOT,
@@ -56,8 +55,7 @@ def try_it(lesson: Lesson) -> None:
             key=f"{key}_variants",
             max_selections=4,
         )
-        baseline = default_config("digits")
-        revealed = comparison_section(baseline, chosen, key, predict_first=True)
+        revealed = comparison_section(lesson.baseline, chosen, key, predict_first=True)
     demo = DEMOS.get(lesson.id)
     if demo is None:
         return

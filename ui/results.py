@@ -26,7 +26,7 @@ PREDICTIONS: dict[str, set[str]] = {
     "zig-zags": {"unstable"},
     "crashes": {"crashed"},
     "plateaus high": {"loss_floor", "underfitting"},
-    "looks healthy": {"healthy"},
+    "looks healthy": {"healthy", "frozen_layer"},  # a frozen layer hides behind good curves
 }
 
 
@@ -101,10 +101,11 @@ def show_bug(variant_id: str, baseline: RunConfig) -> None:
     """The code difference (healthy vs broken lines), why it happens, and the fix."""
     variant = get_variant(variant_id)
     healthy, broken = st.columns(2)
+    healthy_code, broken_code = variant.code_lines(baseline)
     healthy.markdown("**Healthy code**")
-    healthy.code(variant.healthy_code, language="python", wrap_lines=True)
+    healthy.code(healthy_code, language="python", wrap_lines=True)
     broken.markdown("**Broken code**")
-    broken.code(variant.broken_code, language="python", wrap_lines=True)
+    broken.code(broken_code, language="python", wrap_lines=True)
     st.markdown(f"**Why it happens.** {variant.why}")
     st.markdown(f"**The fix.** {variant.fix}")
     try:

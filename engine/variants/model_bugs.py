@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 from dataclasses import replace
 
 import torch
@@ -43,6 +44,45 @@ def keep_layers_in_a_list(parts: TrainingParts) -> TrainingParts:
     return replace(parts, model=model)
 
 
+class Detached(nn.Module):
+    """Passes its input on cut from the graph: what a stray `.detach()` in forward does."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        # BUG: .detach() here, so backward() never reaches the layers before this point
+        return x.detach()
+
+
+def detach_after_first_layer(parts: TrainingParts) -> TrainingParts:
+    """The same model (same starting weights) with its first hidden layer's output detached."""
+    layers = OrderedDict(parts.model.named_children())
+    if "act1" not in layers:
+        raise ValueError("stray_detach needs a model with a hidden layer (act1)")
+    first_block_end = "drop1" if "drop1" in layers else "act1"
+    rebuilt: OrderedDict[str, nn.Module] = OrderedDict()
+    for name, layer in layers.items():
+        rebuilt[name] = layer
+        if name == first_block_end:
+            rebuilt["detach1"] = Detached()
+    return replace(parts, model=nn.Sequential(rebuilt))
+
+
+DEAD_BIAS = -3.0  # far below the ~0.6 spread of a hidden unit's weighted input at the start
+
+
+@torch.no_grad()
+def push_biases_negative(parts: TrainingParts) -> TrainingParts:
+    """Every hidden layer's bias set to DEAD_BIAS: its ReLUs start (and stay) switched off."""
+    for name, layer in parts.model.named_children():
+        if isinstance(layer, nn.Linear) and name != "out":
+            layer.bias.fill_(DEAD_BIAS)
+    return parts
+
+
+def activation_line(activation: str) -> str:
+    """How a learner writes the activation layer, e.g. `act = nn.ReLU()`."""
+    return f"act = nn.{ACTIVATION_LAYERS[activation].__name__}()"
+
+
 @torch.no_grad()
 def evaluate_without_eval_mode(model: nn.Module, split: Split, loss_fn: LossFn) -> Evaluation:
     """The healthy evaluate() with model.eval() forgotten: dropout stays on."""
@@ -54,6 +94,62 @@ def evaluate_without_eval_mode(model: nn.Module, split: Split, loss_fn: LossFn) 
 
 
 VARIANTS = (
+    Variant(
+        id="identity_activation",
+        title="No nonlinearity between the layers",
+        category="model",
+        lessons=("2.1", "2.7"),
+        symptom="Learns only what a linear model can: a straight boundary, a straight line.",
+        why="A linear layer followed by a linear layer is one linear layer: W2 (W1 x + b1) + b2 "
+        "= (W2 W1) x + (W2 b1 + b2). Without a bend between them, any number of layers adds "
+        "parameters but no power, so the model can only draw straight boundaries between "
+        "classes and straight lines through data.",
+        fix="Put a nonlinearity (ReLU, tanh, GELU) after every hidden layer; check the model "
+        "by printing it, and look for the activation between the linear layers.",
+        healthy_code=activation_line("relu"),
+        broken_code=activation_line("identity"),
+        expected_label="overfitting",
+        configure=lambda base: {"activation": "identity"},
+        code_for=lambda base: (activation_line(base.activation), activation_line("identity")),
+    ),
+    Variant(
+        id="stray_detach",
+        title="A stray .detach() in forward",
+        category="model",
+        lessons=("2.2",),
+        symptom="The curves can look nearly healthy; the first layer's gradient norm is exactly 0.",
+        healthy_code="x = self.act(x)",
+        broken_code="x = self.act(x)\nif number == 0:  # the first hidden layer's output\n"
+        "    x = x.detach()",
+        why="detach() returns the same numbers cut from the computation graph. backward() "
+        "stops there, so the first layer never gets a gradient (its .grad stays None) and "
+        "keeps its random starting weights. The layers after it still learn, on top of "
+        "frozen random features, which is why the loss can fall and hide the bug.",
+        fix="Remove the .detach() (use it only where a value must not train anything: targets, "
+        "logged numbers); print each layer's gradient norm after loss.backward() for one batch.",
+        expected_label="frozen_layer",
+        break_loop=detach_after_first_layer,
+    ),
+    Variant(
+        id="dead_relu",
+        title="Dead ReLUs from a large negative bias",
+        category="model",
+        lessons=("2.4",),
+        symptom="Almost every hidden unit outputs 0 for every input; the loss hardly moves.",
+        healthy_code="model = build_model(in_features, n_classes)",
+        broken_code="model = build_model(in_features, n_classes)\nfor layer in model.hidden:\n"
+        f"    nn.init.constant_(layer.bias, {DEAD_BIAS})",
+        why="A ReLU outputs 0 and passes back a gradient of 0 whenever its input is negative. "
+        f"With every hidden bias at {DEAD_BIAS:g}, far below where the weighted inputs reach, "
+        "almost every unit is negative for every example: it is dead. Dead units send no "
+        "gradient to their weights or biases, so they cannot climb back, and the output layer "
+        "sees almost nothing to learn from.",
+        fix="Keep biases near 0 at the start (PyTorch's default, or zeros with Kaiming init); "
+        "count the units that are 0 for a whole batch with a forward hook; a LeakyReLU or a "
+        "lower learning rate keeps units from dying during training.",
+        expected_label="collapsed",
+        break_loop=push_biases_negative,
+    ),
     Variant(
         id="unregistered_layers",
         title="Hidden layers kept in a plain list",

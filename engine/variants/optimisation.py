@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
+from engine.config import OPTIMIZER_CLASSES, RunConfig
 from engine.step import LossFn
 from engine.variants.variant import Variant
 
@@ -87,6 +88,25 @@ def step_without_clipping(
     return loss
 
 
+TOO_LOW_LR = 1e-6
+
+
+def too_high_lr(base: RunConfig) -> float:
+    """A learning rate far past the stable edge for the baseline's optimizer.
+
+    Adaptive optimizers step about lr per weight, so 1.0 is a thousand times their usual
+    1e-3; plain SGD on standardised inputs turns unstable near lr = 1, so 1.5 overshoots
+    by more each step (lesson 1.4's eta * c > 2).
+    """
+    return 1.5 if base.optimizer == "sgd" else 1.0
+
+
+def optimizer_lines(base: RunConfig, broken_lr: float) -> tuple[str, str]:
+    """The optimizer line of the baseline and the same line with the broken learning rate."""
+    line = f"optimizer = torch.optim.{OPTIMIZER_CLASSES[base.optimizer]}(model.parameters(), lr="
+    return f"{line}{base.lr!r})", f"{line}{broken_lr!r})"
+
+
 DEEP_SIGMOID = {"hidden": (32,) * 11, "activation": "sigmoid", "optimizer": "sgd", "lr": 0.1}
 DEEP_RELU_FAST = {
     "hidden": (128,) * 8,
@@ -103,31 +123,35 @@ VARIANTS = (
         title="Learning rate far too high",
         category="optimisation",
         lessons=("1.2", "1.4", "1.6", "3.1", "3.2"),
-        symptom="Loss explodes in the first steps, then sticks near chance (ln K).",
+        symptom="Loss explodes in the first steps, then sticks near chance (ln K) or overflows.",
         healthy_code="optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)",
         broken_code="optimizer = torch.optim.Adam(model.parameters(), lr=1.0)",
-        why="Each step moves the weights by roughly the learning rate. At 1.0 a single step "
-        "jumps clean over the valley of the loss, the logits grow huge, the loss shoots "
-        "up, and ReLUs pushed far negative die, leaving a network that predicts chance.",
+        why="Each step moves the weights by roughly the learning rate. Far too large, a single "
+        "step jumps clean over the valley of the loss and lands higher up the other side. "
+        "Plain gradient descent then overshoots by more every step until the loss overflows; "
+        "a classifier trained with Adam sees its logits grow huge and its ReLUs die, leaving "
+        "a network that predicts chance.",
         fix="Lower the learning rate by factors of 10 (1e-3 is a good start for Adam) or run "
         "a learning-rate range test; add warm-up or gradient clipping if spikes remain.",
         expected_label="diverged",
-        configure=lambda base: {"lr": 1.0},
+        configure=lambda base: {"lr": too_high_lr(base)},
+        code_for=lambda base: optimizer_lines(base, too_high_lr(base)),
     ),
     Variant(
         id="lr_too_low",
         title="Learning rate far too low",
         category="optimisation",
-        lessons=("1.2", "1.4", "3.2"),
-        symptom="Flat: the loss barely moves away from ln K.",
+        lessons=("1.2", "1.4", "2.7", "3.2"),
+        symptom="Flat: the loss barely moves from where it started.",
         healthy_code="optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)",
         broken_code="optimizer = torch.optim.Adam(model.parameters(), lr=1e-6)",
-        why="The gradients point the right way, but each step is a thousand times too short: "
-        "after 20 epochs the weights have barely moved from where they started.",
+        why="The gradients point the right way, but each step is far too short: after every "
+        "epoch the weights have barely moved from where they started.",
         fix="Raise the learning rate by factors of 10 until the loss falls clearly in the "
         "first epoch (a learning-rate range test finds the edge quickly).",
         expected_label="not_learning",
-        configure=lambda base: {"lr": 1e-6},
+        configure=lambda base: {"lr": TOO_LOW_LR},
+        code_for=lambda base: optimizer_lines(base, TOO_LOW_LR),
     ),
     Variant(
         id="no_zero_grad",

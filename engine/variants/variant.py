@@ -41,6 +41,8 @@ class Variant:
     broken_step: StepFn | None = None  # replaces engine.step.train_step
     broken_evaluate: EvaluateFn | None = None  # replaces engine.step.evaluate
     break_loop: Callable[[TrainingParts], TrainingParts] | None = None  # any other swap
+    # Lines that depend on the baseline (an lr bug shows the baseline's own optimizer).
+    code_for: Callable[[RunConfig], tuple[str, str]] | None = None
 
     def __post_init__(self) -> None:
         # The shown lines of a step or evaluation bug come from the code that runs.
@@ -62,6 +64,12 @@ class Variant:
         if self.break_loop is not None:
             parts = self.break_loop(parts)
         return parts
+
+    def code_lines(self, baseline: RunConfig) -> tuple[str, str]:
+        """The healthy and broken lines as they read for this baseline."""
+        if self.code_for is not None:
+            return self.code_for(baseline)
+        return self.healthy_code, self.broken_code
 
     def summary(self) -> dict[str, str]:
         """The `variants --json` object: id, title, category, symptom, expected_label."""

@@ -15,6 +15,15 @@ from ui.demos.module1 import (
     landscape_demo,
     module_1_1,
 )
+from ui.demos.module2 import (
+    activation_stats_demo,
+    backward_demo,
+    boundary_demo,
+    regularization_demo,
+    scratch_demo,
+    throughput_demo,
+    wave_demo,
+)
 from ui.demos.monitoring import monitoring_dashboard
 
 DEMOS: dict[str, Callable[[], None]] = {
@@ -23,5 +32,12 @@ DEMOS: dict[str, Callable[[], None]] = {
     "1.3": batch_size_demo,
     "1.4": landscape_demo,
     "1.5": gradient_check_demo,
+    "2.1": boundary_demo,
+    "2.2": backward_demo,
+    "2.3": scratch_demo,
+    "2.4": activation_stats_demo,
+    "2.5": throughput_demo,
+    "2.6": regularization_demo,
+    "2.7": wave_demo,
     "3.6": monitoring_dashboard,
 }
