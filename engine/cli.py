@@ -16,7 +16,15 @@ from typing import Any, NoReturn
 
 from engine.checkpoint import CheckpointError, check_destination
 from engine.compare import compare, comparison_json, diagnose_run, run_json
-from engine.config import DATASETS, MODELS, OPTIMIZERS, ConfigError, RunConfig, default_config
+from engine.config import (
+    ACTIVATIONS,
+    DATASETS,
+    MODELS,
+    OPTIMIZERS,
+    ConfigError,
+    RunConfig,
+    default_config,
+)
 from engine.data import DataUnavailableError, download
 from engine.diagnosis import diagnose
 from engine.export import ExportError, export_script
@@ -60,6 +68,7 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", choices=MODELS)
     parser.add_argument("--optimizer", choices=OPTIMIZERS)
     parser.add_argument("--hidden", type=_hidden, help="hidden widths, e.g. 128,64")
+    parser.add_argument("--activation", choices=ACTIVATIONS)
     parser.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps (default cpu)")
     parser.add_argument("--threads", type=int)
 
@@ -109,7 +118,10 @@ def build_parser() -> argparse.ArgumentParser:
 def config_from(args: argparse.Namespace) -> RunConfig:
     """The baseline config for a dataset with the command line's overrides."""
     overrides: dict[str, Any] = {}
-    for name in ("epochs", "batch_size", "lr", "seed", "model", "optimizer", "hidden", "threads"):
+    for name in (
+        "epochs", "batch_size", "lr", "seed", "model", "optimizer", "hidden", "activation",
+        "threads",
+    ):  # fmt: skip
         value = getattr(args, name, None)
         if value is not None:
             overrides[name] = value

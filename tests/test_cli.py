@@ -42,6 +42,16 @@ def test_run_json_has_the_documented_keys(capsys: pytest.CaptureFixture[str]) ->
     assert payload["variant"] is None and payload["error"] is None
 
 
+def test_an_mlp_on_the_wave_with_a_chosen_activation(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["run", "--dataset", "wave", "--epochs", "3", "--activation", "identity", "--json"]
+    code, out, _ = run_cli(args, capsys)
+    payload = json.loads(out)
+    assert code == 0 and payload["config"]["activation"] == "identity"
+    assert payload["config"]["model"] == "mlp" and payload["test"]["acc"] is None
+    assert payload["epochs"][-1]["activation_stats"] == {}  # identity has nothing to watch
+    assert payload["epochs"][-1]["weight_norm"] > 0
+
+
 def test_human_output_shows_a_table_and_the_diagnosis(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(["run", "--epochs", "2"], capsys)
     assert code == 0 and "train_loss" in out and "diagnosis:" in out
