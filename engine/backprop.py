@@ -6,12 +6,13 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-# One example through 2 inputs -> 2 sigmoid hidden units -> 1 output, squared error.
-X = (1.0, 2.0)
-W1 = ((0.1, -0.2), (0.3, 0.4))  # [hidden, input]
-B1 = (0.0, 0.1)
-W2 = (0.5, -0.6)
-B2 = 0.2
+# One example through 2 inputs -> 2 sigmoid hidden units -> 1 output, squared error:
+# lesson 2.2's worked example (its program, lessons/programs/lesson_2_2.py, uses the same).
+X = (0.5, -1.0)
+W1 = ((0.4, -0.6), (0.3, 0.8))  # [hidden, input]
+B1 = (0.1, -0.2)
+W2 = (0.9, -0.5)
+B2 = 0.3
 Y = 1.0
 
 

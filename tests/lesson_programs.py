@@ -28,6 +28,8 @@ def check_stands_alone(path: Path) -> set[str]:
     functions = [node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)]
     for function in functions:
         arguments = function.args.posonlyargs + function.args.args + function.args.kwonlyargs
+        if arguments and arguments[0].arg in ("self", "cls"):
+            arguments = arguments[1:]  # a method's own object needs no annotation
         arguments += [a for a in (function.args.vararg, function.args.kwarg) if a]
         assert function.returns is not None, f"{path.name}: {function.name} has no return type"
         for argument in arguments:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -31,7 +32,9 @@ def metrics(app: AppTest) -> dict[str, str]:
 
 
 def test_registry_covers_the_lessons_with_visuals() -> None:
-    assert set(DEMOS) == {"1.1", "1.2", "1.3", "1.4", "1.5", "3.6"}
+    assert set(DEMOS) == {"1.1", "1.2", "1.3", "1.4", "1.5", "3.6"} | {
+        f"2.{n}" for n in range(1, 8)
+    }
     for lesson_id, demo in DEMOS.items():
         assert outline(lesson_id).id == lesson_id
         assert callable(demo)
@@ -39,7 +42,8 @@ def test_registry_covers_the_lessons_with_visuals() -> None:
 
 @pytest.mark.parametrize(
     ("lesson_id", "charts"),
-    [("1.1", 0), ("1.2", 2), ("1.3", 1), ("1.4", 2), ("1.5", 1), ("3.6", 3)],
+    [("1.1", 0), ("1.2", 2), ("1.3", 1), ("1.4", 2), ("1.5", 1), ("3.6", 3)]
+    + [("2.1", 2), ("2.2", 1), ("2.3", 1), ("2.4", 1), ("2.5", 0), ("2.6", 2), ("2.7", 1)],
 )
 def test_every_demo_renders_its_charts(lesson_id: str, charts: int) -> None:
     app = render(lesson_id)
@@ -130,3 +134,47 @@ def test_3_6_dashboard_reads_a_healthy_and_a_broken_run() -> None:
     check(app.run())
     assert len(app.get(CHART)) == 3
     assert any("Loss stuck at ln K" in caption.value for caption in app.caption)
+
+
+def test_2_1_a_linear_classifier_cannot_follow_the_spirals() -> None:
+    app = render("2.1")
+    mlp = next(c.value for c in app.caption if "Val accuracy" in c.value)
+    app.selectbox(key="demo_2_1_model").set_value("linear classifier (no hidden layer)")
+    line = next(c.value for c in check(app.run()).caption if "Val accuracy" in c.value)
+    accuracy = [float(re.search(r"(\d+\.\d)%", text).group(1)) for text in (mlp, line)]
+    assert accuracy[0] > 90 > 60 > accuracy[1]
+    app.slider(key="demo_2_1_epoch").set_value(1)
+    assert "after epoch 1 " in next(c.value for c in check(app.run()).caption if "Val" in c.value)
+
+
+def test_2_2_the_table_agrees_with_autograd() -> None:
+    table = render("2.2").dataframe[0].value
+    assert table["difference"].max() < 1e-12 and len(table) == 15
+
+
+def test_2_3_the_two_nets_stay_within_rounding() -> None:
+    value = metrics(render("2.3"))["Largest difference between the two losses"]
+    assert float(value) < 1e-5
+
+
+def test_2_4_says_when_a_statistic_is_not_defined() -> None:
+    app = render("2.4")
+    app.selectbox(key="demo_2_4_act").set_value("sigmoid")
+    check(app.run())
+    assert app.info and "not defined for sigmoid" in app.info[0].value
+    app.selectbox(key="demo_2_4_stat").set_value("saturated")
+    assert len(check(app.run()).get(CHART)) == 1 and not app.info
+
+
+def test_2_5_measures_when_asked() -> None:
+    app = render("2.5")
+    app.button(key="demo_2_5_measure").click()
+    check(app.run())
+    assert len(app.get(CHART)) == 1
+    assert "x at batch 512" in " ".join(c.value for c in app.caption)
+
+
+def test_2_6_and_2_7_report_real_runs() -> None:
+    regularised = " ".join(c.value for c in render("2.6").caption)
+    assert regularised.count("train acc") == 2
+    assert render("2.7").slider(key="demo_2_7_epoch").value == 60

@@ -24,7 +24,22 @@ from tests.lesson_programs import check_stands_alone
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITTEN = [lesson.id for lesson in CURRICULUM if has_content(lesson.id)]
-REQUIRED = {"1.1", "1.2", "1.3", "1.4", "1.5", "1.6", "3.6"}
+REQUIRED = {
+    "1.1",
+    "1.2",
+    "1.3",
+    "1.4",
+    "1.5",
+    "1.6",
+    "2.1",
+    "2.2",
+    "2.3",
+    "2.4",
+    "2.5",
+    "2.6",
+    "2.7",
+    "3.6",
+}
 SOLUTIONS = sorted(
     {
         exercise.solution
@@ -59,6 +74,34 @@ def test_lesson_is_complete(lesson_id: str) -> None:
         assert exercise.prompt and exercise.expect
     assert 1 <= len(lesson.variants) <= 6
     assert set(lesson.variants) <= set(all_variants())
+
+
+def test_line_lessons_train_their_broken_variants_on_the_line() -> None:
+    # 1.2 and 1.4 teach gradient descent on a line: their demo is that line, not digits.
+    for lesson_id in ("1.2", "1.4"):
+        baseline = load_lesson(lesson_path(lesson_id)).baseline
+        assert (baseline.dataset, baseline.model, baseline.optimizer) == ("line", "linear", "sgd")
+    assert load_lesson(lesson_path("2.1")).baseline.dataset == "spirals"
+    assert load_lesson(lesson_path("2.7")).baseline.dataset == "wave"
+
+
+@pytest.mark.parametrize(
+    ("table", "expected"),
+    [
+        ("", "needs a baseline table"),
+        ('baseline = "digits"', "needs a baseline table"),
+        ('baseline = { dataset = "imagenet" }', "dataset = 'imagenet' is not allowed"),
+        ('baseline = { dataset = "digits", lr = 50000.0 }', "lr = 50000.0 is not allowed"),
+        ('baseline = { dataset = "digits", colour = "red" }', "baseline is not a valid run"),
+    ],
+)
+def test_a_bad_baseline_names_the_problem(tmp_path: Path, table: str, expected: str) -> None:
+    text = lesson_path("1.1").read_text(encoding="utf-8")
+    broken = re.sub(r"^baseline = .*$", table, text, count=1, flags=re.MULTILINE)
+    path = tmp_path / "lesson-1-1.md"
+    path.write_text(broken, encoding="utf-8")
+    with pytest.raises(LessonFormatError, match=re.escape(expected)):
+        load_lesson(path)
 
 
 @pytest.mark.parametrize("lesson_id", WRITTEN)

@@ -4,13 +4,17 @@ boundaries per epoch, the hand-written net, the chain-rule table and the pipelin
 
 from __future__ import annotations
 
+import ast
 import math
+import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 import torch
 from torch import nn
 
+from engine import backprop
 from engine.activations import ActivationRecorder, activation_curves, weight_norm
 from engine.backprop import chain_rule_table
 from engine.config import ConfigError, default_config
@@ -23,6 +27,8 @@ from engine.snapshots import snapshots
 from engine.training import build_parts, train
 from engine.variants import apply_variant, get_variant
 from engine.variants.model_bugs import UnregisteredMLP
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def run(dataset: str, variant: str | None = None, **settings: Any) -> RunResult:
@@ -150,6 +156,16 @@ def test_the_chain_rule_table_matches_autograd() -> None:
     # d(loss)/d(b2) = 2 (y_hat - y): the output's own gradient
     y_hat = table.set_index("node").loc["y_hat", "value"]
     assert row["by_hand"] == pytest.approx(2 * (y_hat - 1.0))
+
+
+def test_the_app_works_the_lessons_own_example() -> None:
+    source = (ROOT / "lessons" / "programs" / "lesson_2_2.py").read_text(encoding="utf-8")
+    constants = dict(re.findall(r"^([A-Z0-9_]+) = (.+?)(?:  #.*)?$", source, flags=re.MULTILINE))
+    assert [list(backprop.X)] == ast.literal_eval(constants["X"])
+    assert [list(row) for row in backprop.W1] == ast.literal_eval(constants["FC1_WEIGHT"])
+    assert list(backprop.B1) == ast.literal_eval(constants["FC1_BIAS"])
+    assert [list(backprop.W2)] == ast.literal_eval(constants["OUT_WEIGHT"])
+    assert ast.literal_eval(constants["OUT_BIAS"]) == [backprop.B2]
 
 
 def test_the_pipeline_timer_measures_both_ways_at_every_batch_size() -> None:

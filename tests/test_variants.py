@@ -228,6 +228,29 @@ def test_exploding_gradients_nan_without_clipping_only(catalogue: Comparison) ->
     assert val_acc(found.reference) > 0.9
 
 
+def test_stray_detach_freezes_the_first_layer_behind_a_falling_loss(catalogue: Comparison) -> None:
+    found = pair(catalogue, "stray_detach")
+    assert all(e.layer_grad_norms["fc1"] == 0 for e in found.result.epochs)
+    assert all(e.layer_grad_norms["fc2"] > 0 for e in found.result.epochs)
+    assert val_acc(found.result) > 0.85  # the later layers learn on frozen random features
+    assert found.diagnosis.label == "frozen_layer"
+
+
+def test_dead_relu_switches_off_the_hidden_units(catalogue: Comparison) -> None:
+    run = pair(catalogue, "dead_relu").result
+    stats = run.epochs[-1].activation_stats
+    assert stats["act2"]["dead"] == 1.0 and stats["act1"]["dead"] > 0.5
+    assert abs(run.epochs[-1].train_loss - LN10) < 0.1
+    healthy = catalogue.baseline.epochs[-1].activation_stats
+    assert healthy["act1"]["dead"] < 0.05 and healthy["act2"]["dead"] < 0.2
+
+
+def test_identity_activation_trains_a_linear_classifier(catalogue: Comparison) -> None:
+    run = pair(catalogue, "identity_activation").result
+    assert run.config.activation == "identity" and run.epochs[-1].activation_stats == {}
+    assert val_acc(run) < val_acc(catalogue.baseline)  # digits are nearly linear: close
+
+
 def test_leaky_validation_is_identical_to_training(catalogue: Comparison) -> None:
     run = pair(catalogue, "leaky_validation").result
     assert all(e.val_loss == e.train_loss for e in run.epochs)

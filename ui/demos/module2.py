@@ -103,15 +103,16 @@ def _boundary_chart(points: pd.DataFrame, grid: pd.DataFrame) -> alt.LayerChart:
 
 
 def _activation_chart() -> alt.Chart:
-    curves = activation_curves().melt(
-        id_vars=["activation", "x"], value_vars=["value", "derivative"], var_name="curve"
+    curves = activation_curves().rename(columns={"value": "f(z)", "derivative": "f'(z)"})
+    curves = curves.melt(
+        id_vars=["activation", "x"], value_vars=["f(z)", "f'(z)"], var_name="curve", value_name="y"
     )
     return (
         alt.Chart(curves)
         .mark_line()
         .encode(
             x=alt.X("x:Q", title="input z"),
-            y=alt.Y("value:Q", title="f(z) and f'(z)"),
+            y=alt.Y("y:Q", title="f(z) and f'(z)"),
             color=alt.Color("curve:N", title=None),
             facet=alt.Facet("activation:N", columns=3, title=None),
         )
@@ -155,7 +156,8 @@ def backward_demo() -> None:
     """2.2: the chain rule by hand beside autograd, then per-layer gradient norms."""
     st.subheader("The chain rule, node by node")
     st.caption(
-        "x = (1, 2), 2 sigmoid hidden units, one output, squared error against y = 1. "
+        "The lesson's worked example: x = (0.5, -1), 2 sigmoid hidden units, one output, "
+        "squared error against y = 1. "
         "'by_hand' comes from the chain rule; 'autograd' from loss.backward() (retain_grad "
         "keeps the nodes in between)."
     )
