@@ -72,7 +72,7 @@ MODEL_CHOICES = {"linear classifier (no hidden layer)": None} | {
 
 @st.cache_data(show_spinner="Training and drawing the boundary after every epoch...")
 def _boundaries(dataset: str, activation: str | None) -> tuple[pd.DataFrame, pd.DataFrame, float]:
-    settings: dict[str, Any] = {"epochs": 30}
+    settings: dict[str, Any] = {}  # the lesson's baseline: 40 epochs
     if activation is None:
         settings["hidden"] = ()
     else:
@@ -81,25 +81,37 @@ def _boundaries(dataset: str, activation: str | None) -> tuple[pd.DataFrame, pd.
     return shot.points, shot.grid, shot.final_val_acc or 0.0
 
 
+def _cells(grid: pd.DataFrame) -> pd.DataFrame:
+    """Each grid point as a rectangle centred on it, so the cells tile the plane."""
+    cells = grid.copy()
+    for axis in ("x", "y"):
+        values = sorted(grid[axis].unique())
+        half = (values[1] - values[0]) / 2 if len(values) > 1 else 0.05
+        cells[f"{axis}_from"], cells[f"{axis}_to"] = grid[axis] - half, grid[axis] + half
+    return cells
+
+
 def _boundary_chart(points: pd.DataFrame, grid: pd.DataFrame) -> alt.LayerChart:
     classes = sorted(points["target"].astype(int).unique())
     colour = alt.Scale(domain=classes, range=list(CLASS_COLOURS[: len(classes)]))
     area = (
-        alt.Chart(grid)
-        .mark_square(size=60)
+        alt.Chart(_cells(grid))
+        .mark_rect()
         .encode(
-            x=alt.X("x:Q", title="input 1 (standardised)"),
-            y=alt.Y("y:Q", title="input 2 (standardised)"),
-            color=alt.Color("class:N", scale=colour, title="predicted class"),
+            x=alt.X("x_from:Q", title="input 1 (standardised)"),
+            x2="x_to:Q",
+            y=alt.Y("y_from:Q", title="input 2 (standardised)"),
+            y2="y_to:Q",
+            color=alt.Color("class:N", scale=colour, title="class"),
             opacity=alt.Opacity("confidence:Q", scale=alt.Scale(domain=[0.3, 1]), legend=None),
         )
     )
     dots = (
         alt.Chart(points.assign(target=points["target"].astype(int)))
-        .mark_circle(size=18, stroke="white", strokeWidth=0.6, opacity=1)
-        .encode(x="x:Q", y="y:Q", color=alt.Color("target:N", scale=colour, title="class"))
+        .mark_circle(size=30, stroke="#111827", strokeWidth=0.5, opacity=1)
+        .encode(x="x:Q", y="y:Q", color=alt.Color("target:N", scale=colour))
     )
-    return (area + dots).properties(height=380)
+    return (area + dots).properties(width=460, height=460)
 
 
 def _activation_chart() -> alt.Chart:
@@ -129,7 +141,7 @@ def boundary_demo() -> None:
     points, grid, val_acc = _boundaries(dataset, MODEL_CHOICES[choice])
     last = int(grid["epoch"].max())
     epoch = st.slider("Epoch", 1, last, last, key="demo_2_1_epoch")
-    _show(_boundary_chart(points, grid[grid["epoch"] == epoch]))
+    st.altair_chart(_boundary_chart(points, grid[grid["epoch"] == epoch]), width="content")
     st.caption(
         f"Each square is the class the model predicts there after epoch {epoch} (fainter: "
         f"less sure); dots are the training points. Val accuracy after epoch {last}: "
@@ -161,7 +173,18 @@ def backward_demo() -> None:
         "'by_hand' comes from the chain rule; 'autograd' from loss.backward() (retain_grad "
         "keeps the nodes in between)."
     )
-    st.dataframe(chain_rule_table(), hide_index=True, width="stretch")
+    table = chain_rule_table()
+    number = st.column_config.NumberColumn
+    st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        height=36 * (len(table) + 1) + 4,
+        column_config={
+            **{name: number(format="%.6f") for name in ("value", "by_hand", "autograd")},
+            "difference": number(format="%.1e"),
+        },
+    )
     st.subheader("Each layer's gradient norm, healthy and with a stray .detach()")
     gradients = _layer_gradients()
     chart = (
@@ -225,6 +248,13 @@ STATS = {
 }
 
 
+def _fraction_axis(statistic: str) -> dict[str, Any]:
+    """Fractions on a fixed 0-100% axis, so "none dead" reads as 0%, not as a zoomed line."""
+    if statistic in ("dead", "saturated"):
+        return {"scale": alt.Scale(domain=[0, 1]), "axis": alt.Axis(format="%")}
+    return {}
+
+
 @st.cache_data(show_spinner="Training and recording every layer's activations...")
 def _activation_stats(activation: str, dead_bias: bool) -> pd.DataFrame:
     table = _run("digits", "dead_relu" if dead_bias else None, epochs=10, activation=activation)
@@ -253,7 +283,7 @@ def activation_stats_demo() -> None:
         .mark_line(point=True)
         .encode(
             x=alt.X("epoch:Q", title="epoch"),
-            y=alt.Y("value:Q", title=STATS[statistic]),
+            y=alt.Y("value:Q", title=STATS[statistic], **_fraction_axis(statistic)),
             color=alt.Color("layer:N", title="layer"),
         )
         .properties(height=HEIGHT)
@@ -327,7 +357,10 @@ def regularization_demo() -> None:
     table = _regularised(float(weight_decay), float(dropout))
     table["gap"] = table["train_acc"] - table["val_acc"]
     colour = alt.Color(
-        "run:N", scale=alt.Scale(range=[BASELINE_COLOUR, BROKEN_COLOURS[0]]), title=None
+        "run:N",
+        scale=alt.Scale(range=[BASELINE_COLOUR, BROKEN_COLOURS[0]]),
+        title=None,
+        legend=alt.Legend(orient="bottom"),
     )
     base = alt.Chart(table).encode(x=alt.X("epoch:Q", title="epoch"), color=colour)
     gap = base.mark_line().encode(y=alt.Y("gap:Q", title="train acc − val acc (the gap)"))
@@ -381,7 +414,7 @@ def wave_demo() -> None:
             y="prediction:Q",
             color=alt.Color(
                 "model:N",
-                scale=alt.Scale(range=[BROKEN_COLOURS[0], BASELINE_COLOUR]),
+                scale=alt.Scale(range=[BASELINE_COLOUR, BROKEN_COLOURS[0]]),
                 title=None,
             ),
         )
