@@ -7,14 +7,19 @@ not lean on the app, and the numbers the lesson quotes come from a CPU run of it
 from __future__ import annotations
 
 import ast
+import importlib.util
 import os
+import re
 import subprocess
 import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from types import ModuleType
 
 import pytest
+
+from lessons.lesson_file import lesson_path
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_PACKAGES = {"engine", "lessons", "ui", "training_service"}
@@ -100,3 +105,34 @@ class BackgroundPrograms:
             if process.poll() is None:
                 process.kill()
                 process.communicate()
+
+
+def load_module(path: Path, name: str | None = None) -> ModuleType:
+    """Import a program or solution from its file; its `__main__` guard keeps main() from
+    running. Registered in sys.modules first: a dataclass looks its module up while the
+    file runs."""
+    name = name or path.stem
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def lesson_text(lesson_id: str) -> str:
+    """The lesson file as written, programs not expanded."""
+    return lesson_path(lesson_id).read_text(encoding="utf-8")
+
+
+def flat_lesson_text(lesson_id: str) -> str:
+    """The lesson file with every run of white space (line breaks too) as one space."""
+    return " ".join(lesson_text(lesson_id).split())
+
+
+def lesson_section(lesson_id: str, heading: str) -> str:
+    """One section of the lesson as written, up to the next `## ` heading."""
+    pattern = rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)"
+    match = re.search(pattern, lesson_text(lesson_id), re.M | re.S)
+    assert match, f"lesson {lesson_id} has no section {heading}"
+    return match.group(1)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import ast
 import functools
-import importlib.util
 import io
 import itertools
 import math
@@ -19,7 +18,6 @@ import warnings
 from collections.abc import Callable, Iterator
 from contextlib import redirect_stdout
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import torch
@@ -34,7 +32,7 @@ from engine.training import train
 from engine.variants import apply_variant
 from engine.variants.optimisation import step_without_step, step_without_zero_grad
 from lessons.lesson_file import lesson_path, load_lesson
-from tests.lesson_programs import BackgroundPrograms, check_stands_alone
+from tests.lesson_programs import BackgroundPrograms, check_stands_alone, load_module
 
 ROOT = Path(__file__).resolve().parent.parent
 LESSONS = ("1.1", "1.2", "1.3")
@@ -46,15 +44,6 @@ _runs: list[BackgroundPrograms] = []  # the module's programs, while its tests r
 def lesson_text(lesson_id: str) -> str:
     """The lesson file as written (programs not expanded), with line breaks as spaces."""
     return " ".join(lesson_path(lesson_id).read_text(encoding="utf-8").split())
-
-
-def load_module(path: Path) -> ModuleType:
-    """Import a lesson program or exercise solution from its file, without running main()."""
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module", autouse=True)

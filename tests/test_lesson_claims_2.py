@@ -27,6 +27,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from engine import linear_regression
 from lessons.lesson_file import PROGRAM, lesson_path, load_lesson
 from tests.lesson_programs import BackgroundPrograms, check_stands_alone
+from tests.lesson_programs import flat_lesson_text as flat_text
+from tests.lesson_programs import lesson_section as section
 from ui.demos.module1 import CHECK_STEP, CHECK_TOLERANCE
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,23 +38,6 @@ PROGRAM_TIMEOUT_S = 60
 
 def program_path(lesson_id: str) -> Path:
     return ROOT / "lessons" / "programs" / f"lesson_{lesson_id.replace('.', '_')}.py"
-
-
-def raw_text(lesson_id: str) -> str:
-    """The lesson file as written, programs not expanded."""
-    return lesson_path(lesson_id).read_text(encoding="utf-8")
-
-
-def flat_text(lesson_id: str) -> str:
-    """The lesson file with every run of white space (line breaks too) as one space."""
-    return " ".join(raw_text(lesson_id).split())
-
-
-def section(lesson_id: str, heading: str) -> str:
-    """One section of the lesson as written, up to the next `## ` heading."""
-    match = re.search(rf"^## {heading}\n(.*?)(?=^## |\Z)", raw_text(lesson_id), re.M | re.S)
-    assert match, f"lesson {lesson_id} has no section {heading}"
-    return match.group(1)
 
 
 def code_blocks(lesson_id: str) -> list[str]:

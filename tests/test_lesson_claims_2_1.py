@@ -7,13 +7,12 @@ read what it printed come last, so the others run in the meantime.
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import math
 import re
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import redirect_stdout
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 
@@ -27,7 +26,12 @@ from engine.snapshots import snapshots
 from engine.training import build_parts
 from engine.variants import apply_variant
 from lessons.lesson_file import lesson_path, load_lesson
-from tests.lesson_programs import BackgroundPrograms, check_stands_alone
+from tests.lesson_programs import (
+    BackgroundPrograms,
+    check_stands_alone,
+    lesson_section,
+    load_module,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "lessons" / "programs" / "lesson_2_1.py"
@@ -37,19 +41,7 @@ FLAT = " ".join(RAW.split())  # line breaks as spaces
 _runs: list[BackgroundPrograms] = []
 
 
-def section(heading: str) -> str:
-    match = re.search(rf"^## {heading}\n(.*?)(?=^## |\Z)", RAW, re.M | re.S)
-    assert match, f"no section {heading}"
-    return match.group(1)
-
-
-def load_module(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+section = partial(lesson_section, "2.1")
 
 
 @pytest.fixture(scope="module", autouse=True)

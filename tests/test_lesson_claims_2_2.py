@@ -9,15 +9,13 @@ networks, the FLOP counts against PyTorch's own counter, and what .detach() does
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import re
-import sys
 import tomllib
 import warnings
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -27,7 +25,8 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from engine.config import default_config
 from lessons.lesson_file import PROGRAM, lesson_path, load_lesson
-from tests.lesson_programs import BackgroundPrograms, check_stands_alone
+from tests.lesson_programs import BackgroundPrograms, check_stands_alone, lesson_section
+from tests.lesson_programs import load_module as import_file
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM_PATH = ROOT / "lessons" / "programs" / "lesson_2_2.py"
@@ -38,23 +37,10 @@ LESSON = load_lesson(lesson_path("2.2"))
 SIX = r"-?\d+\.\d{6}"  # a number quoted to 6 decimals
 
 
-def import_file(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+section = partial(lesson_section, "2.2")
 
 
 PROG = import_file(PROGRAM_PATH, "lesson_2_2_program")
-
-
-def section(heading: str) -> str:
-    """One section as written, up to the next `## ` heading."""
-    match = re.search(rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)", RAW, re.M | re.S)
-    assert match, heading
-    return match.group(1)
 
 
 def subsection(heading: str) -> str:

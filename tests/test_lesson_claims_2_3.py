@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import ast
 import contextlib
-import importlib.util
 import io
 import math
 import re
 import tomllib
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -29,7 +29,14 @@ from engine.models import count_parameters
 from engine.training import build_parts
 from engine.variants import all_variants, apply_variant
 from lessons.lesson_file import lesson_path, load_lesson
-from tests.lesson_programs import BackgroundPrograms, check_stands_alone
+from tests.lesson_programs import (
+    BackgroundPrograms,
+    check_stands_alone,
+    flat_lesson_text,
+    lesson_section,
+    lesson_text,
+    load_module,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "lessons" / "programs" / "lesson_2_3.py"
@@ -49,19 +56,9 @@ def program_output() -> str:
     return _runs[-1].output("2.3")
 
 
-def raw_text() -> str:
-    return lesson_path("2.3").read_text(encoding="utf-8")
-
-
-def flat_text() -> str:
-    """The lesson as written (program not expanded), every run of white space one space."""
-    return " ".join(raw_text().split())
-
-
-def section(heading: str) -> str:
-    match = re.search(rf"^## {heading}\n(.*?)(?=^## |\Z)", raw_text(), re.M | re.S)
-    assert match, heading
-    return match.group(1)
+raw_text = partial(lesson_text, "2.3")
+flat_text = partial(flat_lesson_text, "2.3")
+section = partial(lesson_section, "2.3")
 
 
 def code_blocks() -> list[str]:
@@ -72,15 +69,6 @@ def block_with(marker: str) -> str:
     found = [block for block in code_blocks() if marker in block]
     assert len(found) == 1, marker
     return found[0]
-
-
-def load_module(path: Path) -> ModuleType:
-    """Import a program or solution from its file without running main()."""
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

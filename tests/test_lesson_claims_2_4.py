@@ -12,11 +12,11 @@ from __future__ import annotations
 import ast
 import contextlib
 import functools
-import importlib.util
 import io
 import math
 import re
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -30,7 +30,14 @@ from engine.data import load_data
 from engine.training import build_parts
 from engine.variants import apply_variant
 from lessons.lesson_file import lesson_path, load_lesson
-from tests.lesson_programs import BackgroundPrograms, check_stands_alone
+from tests.lesson_programs import (
+    BackgroundPrograms,
+    check_stands_alone,
+    flat_lesson_text,
+    lesson_section,
+    lesson_text,
+    load_module,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "lessons/programs/lesson_2_4.py"
@@ -60,19 +67,9 @@ def solution_output(name: str) -> str:
     return shown.getvalue()
 
 
-def raw_text() -> str:
-    return lesson_path("2.4").read_text(encoding="utf-8")
-
-
-def flat_text() -> str:
-    """The lesson as written (programs not expanded), line breaks as spaces."""
-    return " ".join(raw_text().split())
-
-
-def section(heading: str) -> str:
-    match = re.search(rf"^## {heading}\n(.*?)(?=^## |\Z)", raw_text(), re.M | re.S)
-    assert match, f"no section {heading}"
-    return match.group(1)
+raw_text = partial(lesson_text, "2.4")
+flat_text = partial(flat_lesson_text, "2.4")
+section = partial(lesson_section, "2.4")
 
 
 def fragment(marker: str) -> str:
@@ -88,15 +85,6 @@ def run_fragment(code: str, **names: Any) -> dict[str, Any]:
     namespace: dict[str, Any] = {"torch": torch, "nn": nn, **names}
     exec(compile(code, "<lesson 2.4 fragment>", "exec"), namespace)
     return namespace
-
-
-def load_module(path: Path) -> ModuleType:
-    """Import a program or solution from its file, without running main()."""
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")

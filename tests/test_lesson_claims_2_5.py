@@ -20,6 +20,7 @@ import time
 import tomllib
 import warnings
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 
@@ -34,7 +35,7 @@ from engine.config import default_config
 from engine.data import BatchDataset, load_data, make_loader
 from engine.variants import apply_variant
 from lessons.lesson_file import lesson_path, load_lesson
-from tests.lesson_programs import BackgroundPrograms, check_stands_alone
+from tests.lesson_programs import BackgroundPrograms, check_stands_alone, lesson_section
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "lessons" / "programs" / "lesson_2_5.py"
@@ -46,11 +47,7 @@ N = 1259
 _runs: list[BackgroundPrograms] = []
 
 
-def section(heading: str) -> str:
-    """One `## ` section as written, up to the next one."""
-    match = re.search(rf"^## {heading}\n(.*?)(?=^## |\Z)", RAW, re.M | re.S)
-    assert match, heading
-    return match.group(1)
+section = partial(lesson_section, "2.5")
 
 
 def code_blocks() -> list[str]:

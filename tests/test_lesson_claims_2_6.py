@@ -7,14 +7,12 @@ CPU, without the app on the path); the tests that read what they print come last
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import re
-import sys
 import tomllib
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 import torch
@@ -25,7 +23,12 @@ from engine.step import evaluate
 from engine.training import build_parts
 from engine.variants import apply_variant
 from lessons.lesson_file import lesson_path, load_lesson
-from tests.lesson_programs import BackgroundPrograms, check_stands_alone
+from tests.lesson_programs import (
+    BackgroundPrograms,
+    check_stands_alone,
+    lesson_section,
+    load_module,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "lessons" / "programs" / "lesson_2_6.py"
@@ -43,20 +46,7 @@ def programs_running_in_the_background() -> Iterator[None]:
     _runs.pop().stop()
 
 
-def load_module(path: Path, name: str) -> ModuleType:
-    """Import a program or solution from its file without running main()."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # its dataclass looks the module up while the file runs
-    spec.loader.exec_module(module)
-    return module
-
-
-def section(heading: str) -> str:
-    match = re.search(rf"^## {heading}\n(.*?)(?=^## |\Z)", RAW, re.M | re.S)
-    assert match, heading
-    return match.group(1)
+section = partial(lesson_section, "2.6")
 
 
 def code_block(starting: str) -> str:

@@ -8,11 +8,11 @@ with what the lesson quotes.
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import re
 import tomllib
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -26,7 +26,14 @@ from engine.config import default_config
 from engine.data import load_data
 from engine.variants import all_variants, apply_variant
 from lessons.lesson_file import lesson_path, load_lesson
-from tests.lesson_programs import BackgroundPrograms, check_stands_alone
+from tests.lesson_programs import (
+    BackgroundPrograms,
+    check_stands_alone,
+    flat_lesson_text,
+    lesson_section,
+    lesson_text,
+    load_module,
+)
 from ui.results import PREDICTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,34 +43,15 @@ NOISE_VAR = 0.01
 _runs: list[BackgroundPrograms] = []
 
 
-def raw_text() -> str:
-    return lesson_path("2.7").read_text(encoding="utf-8")
-
-
-def flat_text() -> str:
-    """The lesson file as written (program not expanded), every run of white space as one."""
-    return " ".join(raw_text().split())
-
-
-def section(heading: str) -> str:
-    match = re.search(rf"^## {heading}\n(.*?)(?=^## |\Z)", raw_text(), re.M | re.S)
-    assert match, f"no section {heading}"
-    return match.group(1)
+raw_text = partial(lesson_text, "2.7")
+flat_text = partial(flat_lesson_text, "2.7")
+section = partial(lesson_section, "2.7")
 
 
 def front_matter() -> dict[str, Any]:
     match = re.match(r"\+\+\+\n(.*?)\n\+\+\+\n", raw_text(), re.S)
     assert match
     return tomllib.loads(match.group(1))
-
-
-def load_module(path: Path) -> ModuleType:
-    """Import a program or solution from its file without running main()."""
-    spec = importlib.util.spec_from_file_location(path.stem, path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module", autouse=True)

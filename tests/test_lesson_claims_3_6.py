@@ -6,7 +6,6 @@ own runs of its broken variants on digits; each quote is compared with what real
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import os
 import re
@@ -29,6 +28,7 @@ from engine.training_log import read_training_log
 from engine.variants import apply_variant, get_variant, healthy_reference
 from lessons.curriculum import CURRICULUM
 from lessons.lesson_file import Lesson, has_content, lesson_path, load_lesson
+from tests.lesson_programs import load_module as import_file
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "lessons" / "programs" / "lesson_3_6.py"
@@ -36,15 +36,6 @@ EXERCISE_4 = ROOT / "lessons" / "solutions" / "lesson_3_6_ex4.py"
 LESSON = load_lesson(lesson_path("3.6"))
 TEXT = lesson_path("3.6").read_text(encoding="utf-8")  # the file as written, program unexpanded
 LN10 = math.log(10)
-
-
-def import_file(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses look their module up while the file runs
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
