@@ -637,6 +637,8 @@ def _notes(curves: Curves) -> tuple[list[str], list[str]]:
         before.append("No train loss was logged, so there is no curve to judge.")
     elif curves.train.size == 1:
         before.append("Only one row of train loss was logged: too little to judge a trend.")
+    if curves.log.status == "stopped":
+        before.append(_stopped_note(curves.log))
     after.extend(_nan_val_note(curves))
     val = curves.val
     if val is not None and len(val) == len(curves.train) >= 2 and np.array_equal(val, curves.train):
@@ -645,6 +647,16 @@ def _notes(curves: Curves) -> tuple[list[str], list[str]]:
             "running on the training data."
         )
     return before, after
+
+
+def _stopped_note(log: TrainingLog) -> str:
+    """A stopped run's curves end where it was stopped, not where it was meant to."""
+    done = len(log.x)
+    planned = f" of {log.planned_epochs}" if log.planned_epochs else ""
+    return (
+        f"The run was stopped early, after {done}{planned} {log.x_name}s: the curves end "
+        "there, so read the trend, not the last value, as the result."
+    )
 
 
 def _nan_val_note(curves: Curves) -> list[str]:

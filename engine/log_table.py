@@ -35,6 +35,7 @@ class TrainingLog:
     first_layer_grad_norm: tuple[float, ...] | None = None  # per-epoch, first layer
     top_class_share: float | None = None  # share of last-epoch predictions in the top class
     status: str = "completed"  # "completed", "diverged", "stopped", "crashed"
+    planned_epochs: int | None = None  # what the run was set to train (the engine knows)
     error_type: str | None = None  # exception type name when crashed
     error_message: str | None = None
     # x of the val rows when validation was logged on other rows than the train loss (the

@@ -111,6 +111,7 @@ class RunResult:
             learning_rate=tuple(s.lr for s in self.steps) or (self.config.lr,),
             top_class_share=top_share,
             status=self.status,
+            planned_epochs=self.config.epochs,
             error_type=self.error.type if self.error else None,
             error_message=self.error.message if self.error else None,
         )

@@ -11,8 +11,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from engine.config import default_config
 from engine.diagnosis import LABELS, Diagnosis, diagnose
 from engine.log_table import TrainingLog
+from engine.records import EpochRecord
+from engine.training import train
 
 SERIES = ("val_loss", "train_acc", "val_acc", "step_loss", "grad_norm", "first_layer_grad_norm")
 
@@ -463,3 +466,23 @@ def test_any_log_gets_a_label_evidence_and_an_experiment(log: TrainingLog) -> No
     scores = [score for _, score in result.alternatives]
     assert scores == sorted(scores, reverse=True)
     json.dumps(result.to_dict(), allow_nan=False)
+
+
+def test_a_run_stopped_early_says_so_with_how_far_it_got() -> None:
+    # issue 13: a stopped run was diagnosed as if it had finished
+    epochs_seen: list[int] = []
+
+    def count(record: object) -> None:
+        if isinstance(record, EpochRecord):
+            epochs_seen.append(record.epoch)
+
+    result = train(
+        default_config("digits", epochs=20),
+        on_event=count,
+        should_stop=lambda: len(epochs_seen) >= 3,
+    )
+    assert result.status == "stopped"
+    diagnosis = diagnose(result.training_log())
+    assert "stopped early, after 3 of 20 epochs" in diagnosis.evidence[0]
+    finished = diagnose(train(default_config("digits", epochs=3)).training_log())
+    assert not any("stopped early" in line for line in finished.evidence)
