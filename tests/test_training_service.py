@@ -10,6 +10,8 @@ import sys
 from pathlib import Path
 
 import training_service
+from engine.config import default_config
+from training_service.board import TrainingBoard
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = Path(training_service.__file__).resolve().parent
@@ -63,3 +65,15 @@ def test_no_streamlit_import_anywhere_in_training_service_source() -> None:
 def test_submodules_are_found() -> None:
     names = {info.name for info in pkgutil.walk_packages(training_service.__path__)}
     assert {"board", "workers", "memo"} <= names
+
+
+def test_a_run_stopped_while_it_waits_is_not_reported_as_a_failure() -> None:
+    # issue 13: Stop with queued runs said "Training could not run"
+    board = TrainingBoard(workers=1, data_dir=None)  # one worker: the second run must wait
+    running = board.submit(default_config("digits", epochs=200), "learner")
+    waiting = board.submit(default_config("digits", epochs=200, seed=7), "learner")
+    board.stop(waiting, "learner")
+    assert waiting.done.is_set() and waiting.never_started
+    assert waiting.problem is None and waiting.result is None
+    board.stop(running, "learner")
+    assert running.done.wait(timeout=120) and not running.never_started

@@ -37,6 +37,7 @@ class TrainingJob:
     epochs: list[EpochRecord] = field(default_factory=list)
     result: RunResult | None = None
     problem: str | None = None  # a setup error (e.g. data unavailable), shown as is
+    never_started: bool = False  # stopped while it waited for a worker: not a failure
     watchers: set[str] = field(default_factory=set)
     done: threading.Event = field(default_factory=threading.Event)
     stop_requested: threading.Event = field(default_factory=threading.Event)
@@ -129,7 +130,7 @@ class TrainingBoard:
                 return
             if job in self._waiting:
                 self._waiting.remove(job)
-                job.problem = "Stopped before it started."
+                job.never_started = True
                 self._finish(job)
             else:
                 self._pool.stop(job.id)

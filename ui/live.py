@@ -160,6 +160,13 @@ def train_side_by_side(
     bar.empty()
     chart_area.empty()
     stop_slot.empty()
+    waited = [label for label, job in jobs.items() if job.never_started]
+    if waited:
+        st.info(
+            f"Stopped. {', '.join(waited)} had not started yet (waiting for a free trainer), "
+            "so there is nothing to show for them. Press Train to run the comparison again."
+        )
+        return None
     problems = [f"{label}: {job.problem}" for label, job in jobs.items() if job.problem]
     if problems:
         st.error("Training could not run. " + " ".join(problems))
