@@ -11,7 +11,8 @@ from pathlib import Path
 
 import training_service
 from engine.config import default_config
-from training_service.board import TrainingBoard
+from training_service.board import TrainingBoard, TrainingJob
+from ui.live import _progress_text
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE_DIR = Path(training_service.__file__).resolve().parent
@@ -77,3 +78,16 @@ def test_a_run_stopped_while_it_waits_is_not_reported_as_a_failure() -> None:
     assert waiting.problem is None and waiting.result is None
     board.stop(running, "learner")
     assert running.done.wait(timeout=120) and not running.never_started
+
+
+def test_a_dead_worker_shows_in_the_progress_text_while_the_others_run() -> None:
+    # issue 13: a worker's death was shown only after every other run had ended
+    dead = TrainingJob(default_config("digits"), total_steps=800)
+    dead.problem = "The training process stopped unexpectedly."
+    dead.done.set()
+    finished = TrainingJob(default_config("digits", seed=1), total_steps=800)
+    finished.done.set()
+    text = _progress_text({"baseline": finished, "no_shuffle": dead})
+    assert text == (
+        "baseline: done · no_shuffle: failed (The training process stopped unexpectedly.)"
+    )

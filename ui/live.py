@@ -51,13 +51,13 @@ def curves_of(label: str, job: TrainingJob) -> RunCurves:
 
 
 def _progress_text(jobs: Mapping[str, TrainingJob]) -> str:
-    board = training_board()
     parts = []
     for label, job in jobs.items():
         if job.done.is_set():
-            parts.append(f"{label}: done")
+            # A failed run says so at once, not after every other run has finished.
+            parts.append(f"{label}: failed ({job.problem})" if job.problem else f"{label}: done")
             continue
-        position = board.queue_position(job)
+        position = training_board().queue_position(job)
         if position:
             parts.append(f"{label}: waiting, position {position} in the queue")
             continue
