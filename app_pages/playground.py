@@ -7,6 +7,7 @@ from engine.config import (
     INITS,
     MODELS,
     OPTIMIZERS,
+    PRECISIONS,
     SCHEDULES,
     ConfigError,
     default_config,
@@ -47,13 +48,37 @@ with st.form("play_form", border=True):
     seed = columns[2].number_input("Seed", 0, 9999, 42)
     subset = columns[3].number_input("Training subset (0 = all)", 0, 60000, 0, step=50)
     columns = st.columns(4)
-    batch_norm = columns[0].checkbox("Batch norm")
-    shuffle = columns[1].checkbox("Shuffle", value=True)
-    class_sorted = columns[2].checkbox("Class-sorted order")
-    normalize = columns[3].checkbox("Standardise inputs", value=True)
+    shuffle = columns[0].checkbox("Shuffle", value=True)
+    class_sorted = columns[1].checkbox("Class-sorted order")
+    normalize = columns[2].checkbox("Standardise inputs", value=True)
+    augment = columns[3].checkbox("Augment (shift, rotate)", help="Image datasets only")
     label_noise = st.slider(
         "Label noise (fraction of training labels randomised)", 0.0, 1.0, 0.0, step=0.05
     )
+    columns = st.columns(4)
+    norm = columns[0].selectbox(
+        "Normalisation layer", ["none", "batch norm", "layer norm"], help="After each hidden layer"
+    )
+    accumulate = columns[1].number_input(
+        "Accumulate micro-batches (K)",
+        1,
+        64,
+        1,
+        help="One optimizer step per K micro-batches of the batch size above",
+    )
+    precision = columns[2].selectbox(
+        "Autocast precision", PRECISIONS, help="The forward pass's float type (lesson 3.5)"
+    )
+    patience = columns[3].number_input(
+        "Early-stopping patience (0 = off)",
+        0,
+        100,
+        0,
+        help="Stop after this many epochs without a better val loss; keep the best weights",
+    )
+    columns = st.columns(4)
+    augment = columns[0].checkbox("Augment (shift, rotate)", help="Image datasets only")
+    resume_at = columns[1].number_input("Checkpoint and resume after epoch (0 = never)", 0, 199, 0)
     bug = st.selectbox(
         "Bug (optional)",
         [None, *all_variants()],
@@ -81,7 +106,13 @@ if submitted:
             epochs=min(int(epochs), MAX_EPOCHS[dataset]),
             seed=int(seed),
             subset=int(subset) or None,
-            batch_norm=batch_norm,
+            batch_norm=norm == "batch norm",
+            layer_norm=norm == "layer norm",
+            accumulate=int(accumulate),
+            precision=precision,
+            early_stopping=int(patience) or None,
+            augment=augment,
+            resume_at=int(resume_at) or None,
             shuffle=shuffle,
             class_sorted=class_sorted,
             normalize=normalize,

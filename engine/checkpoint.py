@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -155,9 +155,11 @@ def load(path: str | Path) -> dict[str, Any]:
     return payload
 
 
-def restore(state: LoopState, path: str | Path) -> None:
+def restore(state: LoopState, path: str | Path, skip: Collection[str] = ()) -> None:
     """Put a saved run's state into a freshly started loop with a matching config.
 
+    `skip` names parts to leave as the fresh loop made them ("optimizer", "scheduler"):
+    that is a bug, kept here so the Failure Lab can show what it does to a curve.
     Raises CheckpointError if the file is unreadable, belongs to a different run, or
     holds a value that does not fit this run (the message names the key).
     """
@@ -187,8 +189,9 @@ def restore(state: LoopState, path: str | Path) -> None:
         path, "epochs", lambda items: list(map(_epoch_from_dict, items)), payload["epochs"]
     )
     _read(path, "model", state.parts.model.load_state_dict, payload["model"])
-    _read(path, "optimizer", state.optimizer.load_state_dict, payload["optimizer"])
-    if state.scheduler is not None:
+    if "optimizer" not in skip:
+        _read(path, "optimizer", state.optimizer.load_state_dict, payload["optimizer"])
+    if state.scheduler is not None and "scheduler" not in skip:
         _read(path, "scheduler", state.scheduler.load_state_dict, payload["scheduler"])
     _read(path, "shuffle_rng", state.shuffle_generator.set_state, payload["shuffle_rng"])
     _read(path, "torch_rng", torch.set_rng_state, payload["torch_rng"])

@@ -21,12 +21,20 @@ from engine.config import (
     DATASETS,
     MODELS,
     OPTIMIZERS,
+    PRECISIONS,
+    SCHEDULES,
     ConfigError,
     RunConfig,
     default_config,
 )
 from engine.data import DataUnavailableError, download
 from engine.diagnosis import diagnose
+from engine.distributed import (
+    DistributedUnavailableError,
+    max_weight_difference,
+    train_data_parallel,
+    train_one_process,
+)
 from engine.export import ExportError, export_script
 from engine.log_table import FORMAT_NAMES
 from engine.records import EpochRecord, StepRecord
@@ -71,6 +79,22 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--activation", choices=ACTIVATIONS)
     parser.add_argument("--device", default="cpu", help="auto, cpu, cuda or mps (default cpu)")
     parser.add_argument("--threads", type=int)
+    parser.add_argument("--momentum", type=float)
+    parser.add_argument("--subset", type=int, help="train on this many examples only")
+    parser.add_argument("--schedule", choices=SCHEDULES)
+    parser.add_argument(
+        "--accumulate", type=int, metavar="K", help="micro-batches per optimizer step"
+    )
+    parser.add_argument("--precision", choices=PRECISIONS, help="autocast float type")
+    parser.add_argument(
+        "--early-stopping", type=int, metavar="PATIENCE", help="epochs without a better val loss"
+    )
+    parser.add_argument("--augment", action="store_true", default=None, help="shift and rotate")
+    parser.add_argument("--batch-norm", action="store_true", default=None)
+    parser.add_argument("--layer-norm", action="store_true", default=None)
+    parser.add_argument(
+        "--resume-at", type=int, metavar="EPOCH", help="checkpoint and resume after this epoch"
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -109,6 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(export)
     export.add_argument("--variant")
 
+    ddp = commands.add_parser(
+        "ddp", help="train with DistributedDataParallel on CPU processes, against one process"
+    )
+    _add_run_options(ddp)
+    ddp.add_argument("--world-size", type=int, default=2, help="processes (default 2)")
+    ddp.add_argument("--json", action="store_true")
+
     download = commands.add_parser("download", help="download mnist or fashion_mnist")
     download.add_argument("name", choices=("mnist", "fashion_mnist"))
     download.add_argument("--data-dir", default="data")
@@ -120,7 +151,8 @@ def config_from(args: argparse.Namespace) -> RunConfig:
     overrides: dict[str, Any] = {}
     for name in (
         "epochs", "batch_size", "lr", "seed", "model", "optimizer", "hidden", "activation",
-        "threads",
+        "threads", "momentum", "subset", "schedule", "accumulate", "precision",
+        "early_stopping", "augment", "batch_norm", "layer_norm", "resume_at",
     ):  # fmt: skip
         value = getattr(args, name, None)
         if value is not None:
@@ -141,6 +173,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "diagnose": _diagnose,
             "export": _export,
             "download": _download,
+            "ddp": _ddp,
         }
         return handler[args.command](args)
     except (
@@ -151,6 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         LogFormatError,
         ExportError,
         UnknownVariantError,
+        DistributedUnavailableError,
         ValueError,
     ) as error:
         print(f"error: {error}".splitlines()[0], file=sys.stderr)
@@ -319,4 +353,37 @@ def _export(args: argparse.Namespace) -> int:
 def _download(args: argparse.Namespace) -> int:
 
     print(f"downloaded to {download(args.name, args.data_dir)}")
+    return 0
+
+
+def _ddp(args: argparse.Namespace) -> int:
+
+    config = config_from(args).replace(device="cpu")
+    parallel = train_data_parallel(config, args.world_size)
+    single = train_one_process(config, args.world_size)
+    difference = max_weight_difference(parallel, single)
+    if args.json:
+        _print_json(
+            {
+                "world_size": parallel.world_size,
+                "steps": len(parallel.losses),
+                "examples_per_rank": parallel.examples_per_rank,
+                "parallel_losses": parallel.losses,
+                "single_losses": single.losses,
+                "max_weight_difference": difference,
+                "parallel_seconds": round(parallel.seconds, 3),
+                "single_seconds": round(single.seconds, 3),
+            }
+        )
+        return 0
+    print(
+        f"{parallel.world_size} gloo processes, {parallel.examples_per_rank} examples each per "
+        f"epoch, {len(parallel.losses)} steps: loss {parallel.losses[0]:.4f} -> "
+        f"{parallel.losses[-1]:.4f} in {parallel.seconds:.1f} s"
+    )
+    print(
+        f"one process, the same global batches: loss {single.losses[0]:.4f} -> "
+        f"{single.losses[-1]:.4f} in {single.seconds:.1f} s"
+    )
+    print(f"largest weight difference: {difference:.2e}")
     return 0

@@ -18,6 +18,8 @@ OPTIMIZER_CLASSES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": 
 SCHEDULES = ("constant", "step", "cosine", "warmup_cosine")
 LOSSES = ("cross_entropy", "mse")
 DEVICES = ("auto", "cpu", "cuda", "mps")
+PRECISIONS = ("float32", "bfloat16", "float16")
+IMAGE_SETS = ("digits", "mnist", "fashion_mnist")
 
 # Bounds sized for one shared 2-core server: no single setting may ask for hours of work.
 NUMERIC_BOUNDS: dict[str, tuple[float, float]] = {
@@ -32,6 +34,9 @@ NUMERIC_BOUNDS: dict[str, tuple[float, float]] = {
     "label_noise": (0.0, 1.0),
     "grad_clip": (1e-4, 1e3),
     "threads": (1, 16),
+    "accumulate": (1, 64),
+    "early_stopping": (1, 100),
+    "resume_at": (1, 199),
 }
 MAX_HIDDEN_LAYERS = 16
 MAX_WIDTH = 1024
@@ -57,6 +62,7 @@ class RunConfig:
     activation: str = "relu"
     dropout: float = 0.0
     batch_norm: bool = False
+    layer_norm: bool = False
     init: str = "default"
     optimizer: str = "adam"
     lr: float = 1e-3
@@ -66,7 +72,11 @@ class RunConfig:
     loss: str = "cross_entropy"
     grad_clip: float | None = None
     batch_size: int = 32
+    accumulate: int = 1  # micro-batches of batch_size examples per optimizer step
+    precision: str = "float32"  # the forward pass's float type under autocast
     epochs: int = 20
+    early_stopping: int | None = None  # patience in epochs; restores the best weights
+    resume_at: int | None = None  # after this epoch: save a checkpoint, resume from it
     seed: int = 42
     shuffle: bool = True
     class_sorted: bool = False
@@ -74,6 +84,7 @@ class RunConfig:
     label_noise: float = 0.0
     normalize: bool = True
     one_hot_labels: bool = False
+    augment: bool = False  # random shifts and small rotations of each training batch
     variant: str | None = None
     device: str = "auto"
     threads: int = 1
@@ -102,6 +113,11 @@ class RunConfig:
         if "hidden" in values:
             values["hidden"] = tuple(values["hidden"])
         return cls(**values)
+
+    @property
+    def examples_per_step(self) -> int:
+        """Examples behind one optimizer step: batch_size times the micro-batches."""
+        return self.batch_size * self.accumulate
 
     def key(self) -> str:
         """A stable text key for caches shared between sessions."""
@@ -154,25 +170,48 @@ def validate(config: RunConfig) -> None:
         ("schedule", SCHEDULES),
         ("loss", LOSSES),
         ("device", DEVICES),
+        ("precision", PRECISIONS),
     ):
         _check_choice(name, getattr(config, name), choices)
-    for name in ("epochs", "batch_size", "seed", "threads"):
+    for name in ("epochs", "batch_size", "seed", "threads", "accumulate"):
         _check_number(name, getattr(config, name), integer=True)
     for name in ("lr", "momentum", "weight_decay", "dropout", "label_noise"):
         _check_number(name, getattr(config, name), integer=False)
-    if config.subset is not None:
-        _check_number("subset", config.subset, integer=True)
+    for name in ("subset", "early_stopping", "resume_at"):
+        if getattr(config, name) is not None:
+            _check_number(name, getattr(config, name), integer=True)
     if config.grad_clip is not None:
         _check_number("grad_clip", config.grad_clip, integer=False)
     _check_hidden(config.hidden)
-    for name in ("batch_norm", "shuffle", "class_sorted", "normalize", "one_hot_labels"):
+    for name in (
+        "batch_norm",
+        "layer_norm",
+        "shuffle",
+        "class_sorted",
+        "normalize",
+        "one_hot_labels",
+        "augment",
+    ):
         if not isinstance(getattr(config, name), bool):
             raise ConfigError(name, getattr(config, name), "true or false")
+    _check_combinations(config)
+
+
+def _check_combinations(config: RunConfig) -> None:
+    """Settings that are each fine alone but cannot go together."""
     regression = config.dataset in REGRESSION_SETS
     if config.model == "linear" and not regression:
         raise ConfigError("model", config.model, "mlp or cnn for a classification dataset")
     if regression and config.model == "cnn":
         raise ConfigError("model", config.model, f"linear or mlp for the {config.dataset} dataset")
+    if config.batch_norm and config.layer_norm:
+        raise ConfigError("layer_norm", True, "false when batch_norm is on (one norm per layer)")
+    if config.accumulate > 1 and config.precision != "float32":
+        raise ConfigError("precision", config.precision, "float32 when accumulate is above 1")
+    if config.augment and config.dataset not in IMAGE_SETS:
+        raise ConfigError("augment", True, "false for a dataset that is not images")
+    if config.resume_at is not None and config.resume_at >= config.epochs:
+        raise ConfigError("resume_at", config.resume_at, f"an epoch from 1 to {config.epochs - 1}")
 
 
 def _check_hidden(hidden: object) -> None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 from string import Template
 
-from engine import device, loop, step
+from engine import augment, device, loop, step
 from engine.config import OPTIMIZER_CLASSES, RunConfig
 from engine.models import ACTIVATION_LAYERS
 from engine.source import definition_of, source_of, with_body_of
@@ -146,7 +146,18 @@ def render(config: RunConfig, bug: Variant | None = None) -> str:
         "optimizer": _optimizer(config),
         "max_grad_norm": repr(config.grad_clip),
         "pick_device": definition_of(device, "pick_device"),
-        "lesson_code": _lesson_code(bug),
+        "lesson_code": _lesson_code(bug) + _practice_code(config),
+        "accumulate": config.accumulate,
+        "step_call": _step_call(config),
+        "augment_batch": _AUGMENT if config.augment else "",
+        "make_scaler": _MAKE_SCALER if config.precision != "float32" else "",
+        "make_stopper": "\n    stopper = EarlyStopping(PATIENCE)" if config.early_stopping else "",
+        "early_stop": _EARLY_STOP if config.early_stopping else "",
+        "restore_best": _RESTORE_BEST if config.early_stopping else "",
+        "resume": _resume(config),
+        "constants": _constants(config),
+        "extra_stdlib": _stdlib_imports(config),
+        "extra_torch": "import torch.nn.functional as F" if config.augment else "",
         "scheduler": _scheduler(config),
         "make_scheduler": _MAKE_SCHEDULER if config.schedule != "constant" else "",
         "scheduler_step": "\n            scheduler.step()" if config.schedule != "constant" else "",
@@ -186,15 +197,23 @@ def _one_hot(config: RunConfig) -> str:
 
 def _model(config: RunConfig) -> str:
     if config.model == "cnn":
-        return _CNN.replace("$dropout", repr(config.dropout))
+        norm = {True: "nn.BatchNorm2d({c}), ", False: ""}[config.batch_norm]
+        if config.layer_norm:  # one group: each example normalised over channels and pixels
+            norm = "nn.GroupNorm(1, {c}), "
+        return (
+            _CNN.replace("$dropout", repr(config.dropout))
+            .replace("$norm16", norm.format(c=16))
+            .replace("$norm32", norm.format(c=32))
+        )
     activation = "nn." + ACTIVATION_LAYERS[config.activation].__name__
     layers = [f"        self.act = {activation}()"]
-    if config.batch_norm:
-        layers.append("        self.norms = nn.ModuleList(nn.BatchNorm1d(b) for b in widths[1:])")
+    norm = "BatchNorm1d" if config.batch_norm else "LayerNorm" if config.layer_norm else None
+    if norm:
+        layers.append(f"        self.norms = nn.ModuleList(nn.{norm}(b) for b in widths[1:])")
     if config.dropout > 0:
         layers.append(f"        self.drop = nn.Dropout({config.dropout!r})")
     forward = ["            x = layer(x)"]
-    if config.batch_norm:
+    if norm:
         forward = ["            x = self.norms[number](layer(x))"]
     forward.append("            x = self.act(x)")
     if config.dropout > 0:
@@ -259,9 +278,90 @@ def _scheduler(config: RunConfig) -> str:
     return f"\n\n\n{source_of(loop.lr_factor).rstrip()}\n\n\nSCHEDULE = {config.schedule!r}"
 
 
+def _practice_code(config: RunConfig) -> str:
+    """The engine's own code for the options this run uses beyond the plain step."""
+    pieces = []
+    if config.accumulate > 1:
+        pieces.append(source_of(step.accumulation_step))
+    if config.precision != "float32":
+        pieces.append(source_of(step.mixed_precision_step))
+    if config.early_stopping:
+        pieces += [source_of(step.EarlyStopping), source_of(step.watch_val_loss)]
+    if config.augment:
+        pieces += [
+            definition_of(augment, "MAX_DEGREES"),
+            definition_of(augment, "MAX_SHIFT"),
+            source_of(augment.shift_and_rotate),
+        ]
+    return "".join(f"\n\n\n{piece.rstrip()}" for piece in pieces)
+
+
+def _stdlib_imports(config: RunConfig) -> str:
+    names = []
+    if config.augment or config.schedule != "constant":  # both compute with math's functions
+        names.append("import math")
+    if config.resume_at:
+        names += ["import tempfile", "from pathlib import Path"]
+    return "\n".join(names)
+
+
+def _step_call(config: RunConfig) -> str:
+    arguments = "model, inputs, targets, loss_fn, optimizer, MAX_GRAD_NORM"
+    if config.accumulate > 1:
+        return f"accumulation_step({arguments}, micro_batch_size=BATCH_SIZE)"
+    if config.precision != "float32":
+        return f"mixed_precision_step({arguments}, dtype=DTYPE, scaler=scaler)"
+    return f"train_step({arguments})"
+
+
+def _constants(config: RunConfig) -> str:
+    lines = []
+    if config.precision != "float32":
+        lines.append(f"DTYPE = torch.{config.precision}  # autocast's float type")
+    if config.early_stopping:
+        lines.append(f"PATIENCE = {config.early_stopping}  # epochs without a better val loss")
+    if config.resume_at:
+        lines.append(f"RESUME_AT = {config.resume_at}  # the epoch after which the run resumes")
+    return "".join(f"\n{line}" for line in lines)
+
+
+def _resume(config: RunConfig) -> str:
+    if not config.resume_at:
+        return ""
+    scheduled = config.schedule != "constant"
+    saved = '\n                "scheduler": scheduler.state_dict(),' if scheduled else ""
+    load_scheduler = '\n            scheduler.load_state_dict(checkpoint["scheduler"])'
+    load_scheduler = load_scheduler if scheduled else ""
+    remake = [f"            optimizer = {_optimizer(config)}"]
+    if scheduled:  # the schedule's lines, indented into the epoch loop
+        remake += [" " * 8 + line for line in _MAKE_SCHEDULER.strip("\n").splitlines()]
+    return f"""
+        if epoch == RESUME_AT:  # as if the process ended here and a new one took over
+            path = Path(tempfile.mkdtemp()) / "checkpoint.pt"
+            torch.save({{
+                "model": model.state_dict(),
+                "optimizer": optimizer.state_dict(),{saved}
+            }}, path)
+            checkpoint = torch.load(path, weights_only=True)
+{chr(10).join(remake)}
+            model.load_state_dict(checkpoint["model"])
+            optimizer.load_state_dict(checkpoint["optimizer"]){load_scheduler}"""
+
+
+_AUGMENT = "\n            inputs = shift_and_rotate(inputs)  # a new version of every image"
+_MAKE_SCALER = """
+    # Only float16 needs loss scaling: bfloat16 has float32's range of exponents.
+    scaler = torch.amp.GradScaler(device.type, enabled=DTYPE == torch.float16)"""
+_EARLY_STOP = """
+        if stopper.should_stop(epoch, watch_val_loss(on_train.loss, on_val.loss), model):
+            print(f"early stopping after epoch {epoch}: best epoch {stopper.best_epoch}")
+            break"""
+_RESTORE_BEST = """
+    stopper.restore_best(model)  # the best epoch's weights, not the last epoch's"""
+
 _STANDARDISE = "x_train, x_val, x_test = ((x - mean) / std for x in (x_train, x_val, x_test))"
 _MAKE_SCHEDULER = """
-    steps_per_epoch = -(-len(y_train) // BATCH_SIZE)
+    steps_per_epoch = -(-len(y_train) // (BATCH_SIZE * ACCUMULATE))
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lr_factor(SCHEDULE, steps_per_epoch * EPOCHS))"""
 
@@ -305,8 +405,8 @@ def build_model(in_features: int, n_classes: int) -> nn.Module:
 _CNN = """def build_model(in_features: int, n_classes: int) -> nn.Module:
     side = round((in_features) ** 0.5)
     return nn.Sequential(
-        nn.Conv2d(1, 16, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-        nn.Conv2d(16, 32, kernel_size=3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(1, 16, kernel_size=3, padding=1), $norm16nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(16, 32, kernel_size=3, padding=1), $norm32nn.ReLU(), nn.MaxPool2d(2),
         nn.Flatten(), nn.Linear(32 * (side // 4) ** 2, 64), nn.ReLU(),
         nn.Dropout($dropout), nn.Linear(64, n_classes),
     )"""
@@ -319,16 +419,19 @@ A standalone PyTorch training script. Install: `uv pip install torch scikit-lear
 
 from __future__ import annotations
 
+$extra_stdlib
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
+$extra_torch
 from torch import Tensor, nn
 from torch.utils.data import BatchSampler, DataLoader, Dataset, RandomSampler, SequentialSampler
 
 SEED = $seed
 EPOCHS = $epochs
 BATCH_SIZE = $batch_size
+ACCUMULATE = $accumulate  # micro-batches of BATCH_SIZE per optimizer step$constants
 MAX_GRAD_NORM = $max_grad_norm  # None: no gradient clipping
 HAS_OWN_TEST_SPLIT = $has_test
 
@@ -414,7 +517,7 @@ def main() -> None:
     $init
     model.to(device)
     loss_fn = $loss_fn
-    optimizer = $optimizer$make_scheduler
+    optimizer = $optimizer$make_scheduler$make_scaler$make_stopper
 
     train_set = BatchDataset(x_train, y_train)
     shuffle_generator = torch.Generator().manual_seed(SEED)
@@ -422,7 +525,7 @@ def main() -> None:
         order = RandomSampler(train_set, generator=shuffle_generator)
     else:
         order = SequentialSampler(train_set)
-    batches = BatchSampler(order, batch_size=BATCH_SIZE, drop_last=False)
+    batches = BatchSampler(order, batch_size=BATCH_SIZE * ACCUMULATE, drop_last=False)
     loader = DataLoader(train_set, sampler=batches, batch_size=None)
     train_split, val_split = Split(x_train, y_train), Split(x_val, y_val)
     test_split = Split(x_test, y_test)
@@ -430,8 +533,8 @@ def main() -> None:
     history: list[float] = []
     diverged = False
     for epoch in range(1, EPOCHS + 1):
-        for inputs, targets in loader:
-            loss = train_step(model, inputs, targets, loss_fn, optimizer, MAX_GRAD_NORM)
+        for inputs, targets in loader:$augment_batch
+            loss = $step_call
             history.append(loss.item())$scheduler_step
             if not torch.isfinite(loss):
                 diverged = True  # a NaN or infinite loss never recovers: stop here
@@ -442,7 +545,7 @@ def main() -> None:
               f"val_loss {on_val.loss:.6f}  val_acc {on_val.acc:.4f}")
         if diverged:
             print(f"loss became {loss.item()} at step {len(history)}: diverged")
-            return
+            return$early_stop$resume$restore_best
     on_test = evaluate(model, test_split, loss_fn)
     print(f"test  loss {on_test.loss:.6f}  acc {on_test.acc:.4f}")
 

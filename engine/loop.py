@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -27,7 +28,7 @@ from engine.device import pick_device
 from engine.records import EpochRecord, Record, RunError, StepRecord
 from engine.results import RunResult
 from engine.state import LoopState
-from engine.step import DataBundle, Split, TrainingParts
+from engine.step import DataBundle, EarlyStopping, Split, TrainingParts
 
 
 def make_optimizer(
@@ -75,14 +76,24 @@ def start(parts: TrainingParts) -> LoopState:
     parts.model.to(device)
     parts.data = _to_device(parts.data, device)
     optimizer = make_optimizer(config, parts.model, device)
-    scheduler = None
-    if config.schedule != "constant":
-        batches_per_epoch = math.ceil(len(parts.data.train) / config.batch_size)
-        scheduler = torch.optim.lr_scheduler.LambdaLR(
-            optimizer, lr_factor(config.schedule, batches_per_epoch * config.epochs)
-        )
     generator = torch.Generator().manual_seed(config.seed)
-    return LoopState(parts, optimizer, scheduler, generator, device)
+    state = LoopState(parts, optimizer, make_scheduler(parts, optimizer), generator, device)
+    if config.early_stopping is not None:
+        state.early_stopping = EarlyStopping(config.early_stopping)
+    return state
+
+
+def make_scheduler(
+    parts: TrainingParts, optimizer: torch.optim.Optimizer
+) -> torch.optim.lr_scheduler.LambdaLR | None:
+    """The config's learning-rate schedule, counted in optimizer steps (None: constant)."""
+    config = parts.config
+    if config.schedule == "constant":
+        return None
+    steps_per_epoch = math.ceil(len(parts.data.train) / config.examples_per_step)
+    return torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lr_factor(config.schedule, steps_per_epoch * config.epochs)
+    )
 
 
 def _to_device(data: DataBundle, device: torch.device) -> DataBundle:
@@ -116,7 +127,8 @@ def run(
         restore(state, resume_from)
     notify = on_event or (lambda record: None)
     stop = should_stop or (lambda: False)
-    status, error, diverged_at = "completed", None, None
+    status, error, diverged_at, resumed_at = "completed", None, None, None
+    early_stopped_at = None
     try:
         while state.epoch < parts.config.epochs:
             status = run_epoch(state, notify, stop)
@@ -126,6 +138,14 @@ def run(
                 break
             if checkpoint_to is not None:
                 save(state, checkpoint_to)
+            if state.epoch == parts.config.resume_at:
+                state = interrupt_and_resume(state)
+                resumed_at = state.step
+            if _patience_ran_out(state):
+                early_stopped_at = state.epoch
+                break
+        if state.early_stopping is not None and status == "completed":
+            state.early_stopping.restore_best(parts.model)
     except Exception as raised:  # a broken variant's real exception is a result to show
         status = "crashed"
         error = RunError(type(raised).__name__, str(raised).strip(), explain_error(raised))
@@ -142,14 +162,47 @@ def run(
         n_classes=parts.data.n_classes,
         model=parts.model,
         parameter_count=sum(p.numel() for p in parts.model.parameters()),
+        best_epoch=state.early_stopping.best_epoch if state.early_stopping else None,
+        early_stopped_at=early_stopped_at,
+        resumed_at_step=resumed_at,
     )
+
+
+def _patience_ran_out(state: LoopState) -> bool:
+    """Early stopping's verdict on the epoch just finished (False without early stopping)."""
+    if state.early_stopping is None:
+        return False
+    last = state.epochs[-1]
+    watched = state.parts.watch(last.train_loss, last.val_loss)
+    return state.early_stopping.should_stop(last.epoch, watched, state.parts.model)
+
+
+def interrupt_and_resume(state: LoopState) -> LoopState:
+    """What a run goes through when its process ends and a new one resumes it: the state is
+    saved to a checkpoint, then a fresh optimizer and schedule (as a new process would make)
+    load it back with the parts' `resume` (all of it, unless a bug skips something)."""
+    parts = state.parts
+    with tempfile.TemporaryDirectory() as folder:
+        path = save(state, Path(folder) / "interrupted.pt")
+        torch.manual_seed(parts.config.seed)  # a new process starts from a fresh generator
+        optimizer = make_optimizer(parts.config, parts.model, state.device)
+        fresh = LoopState(
+            parts,
+            optimizer,
+            make_scheduler(parts, optimizer),
+            torch.Generator().manual_seed(parts.config.seed),
+            state.device,
+            early_stopping=state.early_stopping,
+        )
+        (parts.resume or restore)(fresh, path)
+    return fresh
 
 
 def run_epoch(state: LoopState, notify: Callable[[Record], None], stop: Callable[[], bool]) -> str:
     """One pass over the training data; returns "completed", "stopped" or "diverged"."""
     parts, config = state.parts, state.parts.config
     loader = make_loader(
-        parts.data.train, config.batch_size, config.shuffle, state.shuffle_generator
+        parts.data.train, config.examples_per_step, config.shuffle, state.shuffle_generator
     )
     telemetry = EpochTelemetry(epoch=state.epoch + 1)
     status = "completed"
@@ -157,6 +210,8 @@ def run_epoch(state: LoopState, notify: Callable[[Record], None], stop: Callable
         if stop():
             status = "stopped"
             break
+        if parts.train_transform is not None:
+            inputs = parts.train_transform(inputs)
         loss = parts.train_step(
             parts.model, inputs, targets, parts.loss_fn, state.optimizer, config.grad_clip
         )
@@ -198,8 +253,11 @@ class EpochTelemetry:
         seconds = time.perf_counter() - self.started  # data, steps, telemetry; no evaluation
         parts = state.parts
         on_train = parts.evaluate(parts.model, parts.data.train, parts.loss_fn)
+        val = parts.data.val
+        if parts.val_transform is not None:
+            val = Split(parts.val_transform(val.inputs), val.targets)
         with ActivationRecorder(parts.model) as activations:
-            on_val = parts.evaluate(parts.model, parts.data.val, parts.loss_fn)
+            on_val = parts.evaluate(parts.model, val, parts.loss_fn)
         record = EpochRecord(
             epoch=self.epoch,
             train_loss=on_train.loss,

@@ -27,6 +27,7 @@ def mlp(
     activation: str = "relu",
     dropout: float = 0.0,
     batch_norm: bool = False,
+    layer_norm: bool = False,
 ) -> nn.Sequential:
     """A multi-layer perceptron: flatten, then (linear, [norm], activation, [dropout]) blocks.
 
@@ -37,7 +38,9 @@ def mlp(
     for number, width in enumerate(hidden, start=1):
         layers[f"fc{number}"] = nn.Linear(width_in, width)
         if batch_norm:
-            layers[f"bn{number}"] = nn.BatchNorm1d(width)
+            layers[f"bn{number}"] = nn.BatchNorm1d(width)  # each unit, over the batch
+        if layer_norm:
+            layers[f"ln{number}"] = nn.LayerNorm(width)  # each example, over its units
         layers[f"act{number}"] = ACTIVATION_LAYERS[activation]()
         if dropout > 0:
             layers[f"drop{number}"] = nn.Dropout(dropout)
@@ -46,25 +49,37 @@ def mlp(
     return nn.Sequential(layers)
 
 
-def small_cnn(input_shape: tuple[int, ...], n_out: int, dropout: float = 0.0) -> nn.Sequential:
-    """Two 3x3 convolutions with 2x2 pooling, then a 64-unit dense layer (8x8 or 28x28 input)."""
+def small_cnn(
+    input_shape: tuple[int, ...],
+    n_out: int,
+    dropout: float = 0.0,
+    batch_norm: bool = False,
+    layer_norm: bool = False,
+) -> nn.Sequential:
+    """Two 3x3 convolutions with 2x2 pooling, then a 64-unit dense layer (8x8 or 28x28 input).
+
+    With a norm, each convolution is followed by BatchNorm2d (each channel over the batch
+    and the pixels) or by a layer norm (each example over its channels and pixels).
+    """
     channels, height, width = input_shape
     flat = 32 * (height // 4) * (width // 4)
-    return nn.Sequential(
-        OrderedDict(
-            conv1=nn.Conv2d(channels, 16, kernel_size=3, padding=1),
-            act1=nn.ReLU(),
-            pool1=nn.MaxPool2d(2),
-            conv2=nn.Conv2d(16, 32, kernel_size=3, padding=1),
-            act2=nn.ReLU(),
-            pool2=nn.MaxPool2d(2),
-            flatten=nn.Flatten(),
-            fc1=nn.Linear(flat, 64),
-            act3=nn.ReLU(),
-            drop=nn.Dropout(dropout),
-            out=nn.Linear(64, n_out),
-        )
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
+    for number, (width_in, width_out) in enumerate(((channels, 16), (16, 32)), start=1):
+        layers[f"conv{number}"] = nn.Conv2d(width_in, width_out, kernel_size=3, padding=1)
+        if batch_norm:
+            layers[f"bn{number}"] = nn.BatchNorm2d(width_out)
+        if layer_norm:  # one group holding every channel: normalised per example
+            layers[f"ln{number}"] = nn.GroupNorm(1, width_out)
+        layers[f"act{number}"] = nn.ReLU()
+        layers[f"pool{number}"] = nn.MaxPool2d(2)
+    layers.update(
+        flatten=nn.Flatten(),
+        fc1=nn.Linear(flat, 64),
+        act3=nn.ReLU(),
+        drop=nn.Dropout(dropout),
+        out=nn.Linear(64, n_out),
     )
+    return nn.Sequential(layers)
 
 
 def linear_regression(in_features: int) -> nn.Sequential:
@@ -83,7 +98,13 @@ def build_model(config: RunConfig, input_shape: tuple[int, ...], n_classes: int)
     if config.model == "linear":
         model: nn.Module = linear_regression(in_features)
     elif config.model == "cnn":
-        model = small_cnn(_as_image(input_shape), n_classes, config.dropout)
+        model = small_cnn(
+            _as_image(input_shape),
+            n_classes,
+            config.dropout,
+            config.batch_norm,
+            config.layer_norm,
+        )
     else:
         model = mlp(
             in_features,
@@ -92,6 +113,7 @@ def build_model(config: RunConfig, input_shape: tuple[int, ...], n_classes: int)
             config.activation,
             config.dropout,
             config.batch_norm,
+            config.layer_norm,
         )
     initialise(model, config.init)
     return model

@@ -38,6 +38,9 @@ class RunResult:
     n_classes: int = 0
     parameter_count: int = 0
     model: nn.Module | None = field(default=None, repr=False, compare=False)
+    best_epoch: int | None = None  # early stopping: the epoch whose weights were kept
+    early_stopped_at: int | None = None  # early stopping: the epoch it stopped after
+    resumed_at_step: int | None = None  # the step after which the run was resumed
 
     @property
     def label(self) -> str:
@@ -142,6 +145,9 @@ class RunResult:
             "parameter_count": self.parameter_count,
             "variant": self.config.variant,
             "error": asdict(self.error) if self.error else None,
+            "best_epoch": self.best_epoch,
+            "early_stopped_at": self.early_stopped_at,
+            "resumed_at_step": self.resumed_at_step,
         }
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch
 
 from engine.records import EpochRecord, StepRecord
-from engine.step import TrainingParts
+from engine.step import EarlyStopping, TrainingParts
 
 
 @dataclass
@@ -23,3 +23,5 @@ class LoopState:
     step: int = 0
     steps: list[StepRecord] = field(default_factory=list)
     epochs: list[EpochRecord] = field(default_factory=list)
+    # Not saved in checkpoints: a resumed run's patience counts from the resume.
+    early_stopping: EarlyStopping | None = None

@@ -70,6 +70,57 @@ def train_step(
 StepFn = Callable[[nn.Module, Tensor, Tensor, LossFn, torch.optim.Optimizer, float | None], Tensor]
 
 
+def accumulation_step(
+    model: nn.Module,
+    inputs: Tensor,
+    targets: Tensor,
+    loss_fn: LossFn,
+    optimizer: torch.optim.Optimizer,
+    max_grad_norm: float | None = None,
+    micro_batch_size: int = 32,
+) -> Tensor:
+    """One step from K micro-batches: the same gradient as one batch K times larger."""
+    optimizer.zero_grad()
+    micro_inputs = inputs.split(micro_batch_size)
+    micro_targets = targets.split(micro_batch_size)
+    k = len(micro_inputs)  # K, or fewer at the end of an epoch
+    total = inputs.new_zeros(())
+    for x, y in zip(micro_inputs, micro_targets, strict=True):  # one micro-batch at a time
+        loss = loss_fn(model(x), y)  # 1-2. forward and loss on one micro-batch
+        (loss / k).backward()  # 3. backward: the gradients of all K add up in .grad
+        total += loss.detach()
+    if max_grad_norm is not None:
+        nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    optimizer.step()  # 4. step: once, with the gradient of all K micro-batches
+    return total / k
+
+
+def mixed_precision_step(
+    model: nn.Module,
+    inputs: Tensor,
+    targets: Tensor,
+    loss_fn: LossFn,
+    optimizer: torch.optim.Optimizer,
+    max_grad_norm: float | None = None,
+    dtype: torch.dtype = torch.bfloat16,
+    scaler: torch.amp.GradScaler | None = None,
+) -> Tensor:
+    """One step with the forward pass in a 16-bit float type (the weights stay float32)."""
+    scaler = scaler or torch.amp.GradScaler(inputs.device.type, enabled=False)
+    optimizer.zero_grad()
+    with torch.autocast(inputs.device.type, dtype=dtype):  # matrix products in 16 bits
+        outputs = model(inputs)  # 1. forward
+        loss = loss_fn(outputs, targets)  # 2. loss (autocast computes it in float32)
+    # float16 flushes gradients below ~6e-8 to 0: the scaler multiplies the loss first
+    scaler.scale(loss).backward()  # 3. backward
+    if max_grad_norm is not None:
+        scaler.unscale_(optimizer)  # clip the true gradient, not the scaled one
+        nn.utils.clip_grad_norm_(model.parameters(), max_grad_norm)
+    scaler.step(optimizer)  # 4. step: unscaled first, skipped if a gradient overflowed
+    scaler.update()  # a skipped step halves the scale; a long run of good ones raises it
+    return loss
+
+
 @dataclass(frozen=True)
 class Evaluation:
     """A model's loss and predictions on one split, without training it."""
@@ -106,6 +157,34 @@ def summarise(outputs: Tensor, split: Split, loss_fn: LossFn) -> Evaluation:
 EvaluateFn = Callable[[nn.Module, Split, LossFn], Evaluation]
 
 
+class EarlyStopping:
+    """Stop once the watched number has not improved for `patience` epochs, and keep a
+    copy of the weights from its best epoch to put back at the end."""
+
+    def __init__(self, patience: int) -> None:
+        self.patience = patience
+        self.best_value = float("inf")
+        self.best_epoch = 0
+        self.best_weights: dict[str, Tensor] = {}
+
+    def should_stop(self, epoch: int, value: float, model: nn.Module) -> bool:
+        """Record this epoch's value (lower is better); True when patience has run out."""
+        if value < self.best_value:  # a NaN is never an improvement
+            self.best_value, self.best_epoch = value, epoch
+            self.best_weights = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        return epoch - self.best_epoch >= self.patience
+
+    def restore_best(self, model: nn.Module) -> None:
+        """Put the best epoch's weights back (the last epochs were worse on validation)."""
+        if self.best_weights:
+            model.load_state_dict(self.best_weights)
+
+
+def watch_val_loss(train_loss: float, val_loss: float | None) -> float:
+    """What early stopping watches: the loss on data the steps never trained on."""
+    return val_loss if val_loss is not None else float("nan")
+
+
 @dataclass
 class TrainingParts:
     """Everything the loop uses. A broken variant swaps one of these for its buggy twin."""
@@ -116,6 +195,12 @@ class TrainingParts:
     loss_fn: LossFn
     train_step: StepFn = train_step
     evaluate: EvaluateFn = evaluate
+    # Applied to each training batch (data augmentation); and to the val split, by a bug.
+    train_transform: Callable[[Tensor], Tensor] | None = None
+    val_transform: Callable[[Tensor], Tensor] | None = None
+    watch: Callable[[float, float | None], float] = watch_val_loss  # for early stopping
+    # How a run interrupted at config.resume_at loads its checkpoint (None: all of it).
+    resume: Callable[..., None] | None = None
 
 
 def make_loss_fn(config: RunConfig, data: DataBundle) -> LossFn:

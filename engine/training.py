@@ -7,17 +7,28 @@ This is the one place where a config's `variant` becomes broken code; the loop i
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 
+import torch
+
+from engine.augment import shift_and_rotate
 from engine.config import RunConfig
 from engine.data import load_data
-from engine.device import limit_threads
+from engine.device import limit_threads, pick_device
 from engine.loop import run, start
 from engine.models import build_model
 from engine.records import Record
 from engine.results import RunResult
 from engine.state import LoopState
-from engine.step import TrainingParts, make_loss_fn
+from engine.step import (
+    StepFn,
+    TrainingParts,
+    accumulation_step,
+    make_loss_fn,
+    mixed_precision_step,
+    train_step,
+)
 from engine.variants import get_variant
 
 
@@ -31,10 +42,30 @@ def build_parts(config: RunConfig, data_dir: str | Path | None = None) -> Traini
     limit_threads(config.threads)
     data = load_data(config, data_dir)
     model = build_model(config, data.input_shape, data.n_classes)
-    parts = TrainingParts(config, data, model, make_loss_fn(config, data))
+    parts = TrainingParts(
+        config,
+        data,
+        model,
+        make_loss_fn(config, data),
+        train_step=choose_step(config),
+        train_transform=shift_and_rotate if config.augment else None,
+    )
     if config.variant is None:
         return parts
     return get_variant(config.variant).put_in_place(parts)
+
+
+def choose_step(config: RunConfig) -> StepFn:
+    """The healthy step for a config: plain, accumulating micro-batches, or mixed precision."""
+    if config.accumulate > 1:
+        return partial(accumulation_step, micro_batch_size=config.batch_size)
+    if config.precision == "float32":
+        return train_step
+    dtype = getattr(torch, config.precision)
+    device = pick_device(config.device)
+    # Only float16 needs loss scaling: bfloat16 has float32's range of exponents.
+    scaler = torch.amp.GradScaler(device.type, enabled=dtype == torch.float16)
+    return partial(mixed_precision_step, dtype=dtype, scaler=scaler)
 
 
 def start_run(config: RunConfig, data_dir: str | Path | None = None) -> LoopState:

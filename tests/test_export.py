@@ -46,6 +46,9 @@ def same(a: float, b: float) -> bool:
         "exploding_gradients",
         "swapped_loss_args_one_hot",
         "zero_grad_after_backward",
+        "accumulation_not_divided",
+        "augment_val",
+        "schedule_restarted_on_resume",
     ],
 )
 def test_exported_script_reproduces_the_engine(variant_id: str | None, tmp_path: Path) -> None:

@@ -66,7 +66,7 @@ class TrainingJob:
 def planned_steps(config: RunConfig, data_dir: str | None) -> int:
     """Epochs times batches per epoch, for the progress bar."""
     n_train = len(load_data(config, data_dir).train)
-    return config.epochs * math.ceil(n_train / config.batch_size)
+    return config.epochs * math.ceil(n_train / config.examples_per_step)
 
 
 class TrainingBoard:

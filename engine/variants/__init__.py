@@ -13,10 +13,10 @@ added to CATEGORY_MODULES), then add its id to the expectations in tests/test_va
 from __future__ import annotations
 
 from engine.config import RunConfig
-from engine.variants import bookkeeping, data_bugs, loss_bugs, model_bugs, optimisation
+from engine.variants import bookkeeping, data_bugs, loss_bugs, model_bugs, optimisation, practice
 from engine.variants.variant import Variant, healthy_reference
 
-CATEGORY_MODULES = (optimisation, data_bugs, loss_bugs, model_bugs, bookkeeping)
+CATEGORY_MODULES = (optimisation, data_bugs, loss_bugs, model_bugs, bookkeeping, practice)
 HEADLINE = ("lr_too_high", "lr_too_low", "no_shuffle", "swapped_loss_args", "tiny_subset")
 
 __all__ = [

@@ -47,7 +47,7 @@ VARIANTS = (
         id="tiny_subset",
         title="Training on a tiny subset",
         category="data",
-        lessons=("2.6", "3.6", "3.7"),
+        lessons=("2.6", "3.6", "3.7", "3.9"),
         symptom="Train loss near 0 and train accuracy 100%, validation stalls: a wide gap.",
         healthy_code="train_set = full_train_set  # 1,259 examples",
         broken_code="train_set = Subset(full_train_set, range(50))  # 50 examples",

@@ -122,7 +122,7 @@ VARIANTS = (
         id="lr_too_high",
         title="Learning rate far too high",
         category="optimisation",
-        lessons=("1.2", "1.4", "1.6", "3.1", "3.2"),
+        lessons=("1.2", "1.4", "1.6", "3.1", "3.2", "3.5"),
         symptom="Loss explodes in the first steps, then sticks near chance (ln K) or overflows.",
         healthy_code="optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)",
         broken_code="optimizer = torch.optim.Adam(model.parameters(), lr=1.0)",

@@ -37,7 +37,10 @@ class Variant:
     # Settings the bug needs in order to exist at all (dropout for a forgotten
     # model.eval()): applied to the healthy reference too, so the only difference
     # between the two runs is the bug itself.
-    requires: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    # Or a function of the baseline, for a setting that must fit it (resume halfway).
+    requires: Mapping[str, Any] | Callable[[RunConfig], Mapping[str, Any]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
     broken_step: StepFn | None = None  # replaces engine.step.train_step
     broken_evaluate: EvaluateFn | None = None  # replaces engine.step.evaluate
     break_loop: Callable[[TrainingParts], TrainingParts] | None = None  # any other swap
@@ -84,4 +87,5 @@ class Variant:
 
 def healthy_reference(baseline: RunConfig, variant: Variant) -> RunConfig:
     """The healthy run a variant is compared with: the baseline plus what the bug needs."""
-    return baseline.replace(**variant.requires) if variant.requires else baseline
+    needs = variant.requires(baseline) if callable(variant.requires) else variant.requires
+    return baseline.replace(**needs) if needs else baseline

@@ -1,0 +1,224 @@
+"""Data parallelism for real: DistributedDataParallel with the gloo backend on CPU processes.
+
+Each of `world_size` processes (ranks) holds a full copy of the model, trains on its own
+shard of every epoch (a DistributedSampler), and averages its gradients with the others'
+inside backward() (an all-reduce). Every rank then takes the same step, so the copies stay
+identical, and the run is the same as one process training on the ranks' batches joined
+together: `train_one_process` trains exactly that, so the two can be compared number by
+number.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import socket
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+from torch import Tensor
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data.distributed import DistributedSampler
+
+from engine.config import RunConfig
+from engine.data import load_data
+from engine.device import limit_threads
+from engine.loop import make_optimizer
+from engine.models import build_model
+from engine.step import make_loss_fn, train_step
+
+MAX_WORLD_SIZE = 4  # processes on one shared server; each imports torch (~300 MB)
+
+
+class DistributedUnavailableError(RuntimeError):
+    """The processes could not be started or did not finish; the message says why."""
+
+
+@dataclass(frozen=True)
+class ParallelRun:
+    """Per-step losses (the mean over all ranks' examples) and the final weights."""
+
+    world_size: int
+    losses: list[float]
+    weights: dict[str, Tensor]
+    seconds: float
+    examples_per_rank: int  # of one epoch's training data
+
+
+def check_parallel_config(config: RunConfig, world_size: int) -> None:
+    """Raise ValueError for settings data parallelism here cannot reproduce exactly."""
+    if not isinstance(world_size, int) or not 2 <= world_size <= MAX_WORLD_SIZE:
+        raise ValueError(f"world_size = {world_size!r}: expected 2 to {MAX_WORLD_SIZE} processes")
+    blockers = {
+        "dropout": config.dropout > 0,  # each rank draws its own masks
+        "batch_norm": config.batch_norm,  # each rank normalises over its own half batch
+        "variant": config.variant is not None,
+        "accumulate": config.accumulate > 1,
+        "augment": config.augment,
+        "precision": config.precision != "float32",
+    }
+    for name, blocked in blockers.items():
+        if blocked:
+            raise ValueError(
+                f"{name} = {getattr(config, name)!r}: data parallel training here needs the "
+                "default (no dropout, batch norm, variant, accumulation, augmentation or autocast)"
+            )
+
+
+def shard_batches(config: RunConfig, n_train: int, world_size: int, epoch: int) -> list[Tensor]:
+    """Each rank's example indices for one epoch, as DistributedSampler deals them.
+
+    Every rank draws the same shuffled order (seeded with config.seed and the epoch) and
+    takes every world_size-th index, starting at its rank.
+    """
+    shards = []
+    for rank in range(world_size):
+        sampler = DistributedSampler(
+            range(n_train), world_size, rank, shuffle=config.shuffle, seed=config.seed
+        )
+        sampler.set_epoch(epoch)  # a new order every epoch, the same on every rank
+        shards.append(torch.tensor(list(sampler)))
+    return shards
+
+
+def steps_per_epoch(config: RunConfig, n_train: int, world_size: int) -> int:
+    """Full batches each rank gets in one epoch (a last partial batch is dropped)."""
+    return math.ceil(n_train / world_size) // config.batch_size
+
+
+def train_one_process(config: RunConfig, world_size: int) -> ParallelRun:
+    """The single-process twin: every step trains on all ranks' batches joined together."""
+    check_parallel_config(config, world_size)
+    start = time.perf_counter()
+    limit_threads(config.threads)
+    data = load_data(config)
+    model = build_model(config, data.input_shape, data.n_classes)
+    optimizer = make_optimizer(config, model, torch.device("cpu"))
+    loss_fn = make_loss_fn(config, data)
+    n_train, size = len(data.train), config.batch_size
+    losses = []
+    for epoch in range(config.epochs):
+        shards = shard_batches(config, n_train, world_size, epoch)
+        for step in range(steps_per_epoch(config, n_train, world_size)):
+            batch = torch.cat([shard[step * size : (step + 1) * size] for shard in shards])
+            inputs, targets = data.train.inputs[batch], data.train.targets[batch]
+            losses.append(train_step(model, inputs, targets, loss_fn, optimizer).item())
+    return ParallelRun(
+        world_size,
+        losses,
+        _weights(model),
+        time.perf_counter() - start,
+        len(shards[0]),
+    )
+
+
+def train_data_parallel(
+    config: RunConfig, world_size: int = 2, timeout: float = 120.0
+) -> ParallelRun:
+    """Train with world_size gloo processes on this machine and return rank 0's view.
+
+    Raises ValueError for settings it cannot run and DistributedUnavailableError when the
+    processes cannot be started or do not finish within `timeout` seconds.
+    """
+    check_parallel_config(config, world_size)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as folder:
+        result_path = Path(folder) / "rank0.pt"
+        try:
+            context = mp.start_processes(
+                _rank_main,
+                args=(world_size, _free_port(), config.to_dict(), str(result_path)),
+                nprocs=world_size,
+                join=False,
+                start_method="spawn",  # a fresh interpreter: safe from a threaded server
+            )
+        except (OSError, RuntimeError) as error:
+            raise DistributedUnavailableError(
+                f"could not start {world_size} training processes on this machine ({error})"
+            ) from None
+        _wait(context, start + timeout)
+        saved = torch.load(result_path, weights_only=True)
+    return ParallelRun(
+        world_size,
+        saved["losses"],
+        saved["weights"],
+        time.perf_counter() - start,
+        saved["examples_per_rank"],
+    )
+
+
+def _wait(context: Any, deadline: float) -> None:
+    """Join the ranks; a rank's error or the deadline ends all of them with a clear message."""
+    try:
+        while not context.join(timeout=max(0.1, deadline - time.perf_counter())):
+            if time.perf_counter() >= deadline:
+                raise DistributedUnavailableError("the training processes did not finish in time")
+    except mp.ProcessRaisedException as error:
+        last = str(error).strip().splitlines()[-1]
+        raise DistributedUnavailableError(f"a training process failed: {last}") from None
+    except mp.ProcessExitedException as error:
+        raise DistributedUnavailableError(f"a training process died: {error}") from None
+    finally:
+        for process in context.processes:
+            if process.is_alive():
+                process.kill()
+
+
+def _rank_main(
+    rank: int, world_size: int, port: int, config_dict: dict[str, Any], result_path: str
+) -> None:
+    """One rank: the healthy loop on its shard, with DDP averaging the gradients."""
+    config = RunConfig.from_dict(config_dict)
+    limit_threads(1)
+    os.environ.setdefault("GLOO_SOCKET_IFNAME", "lo")  # loopback: nothing leaves the machine
+    dist.init_process_group(
+        "gloo", init_method=f"tcp://127.0.0.1:{port}", rank=rank, world_size=world_size
+    )
+    try:
+        data = load_data(config)
+        model = build_model(config, data.input_shape, data.n_classes)  # same seed on every rank
+        parallel = DistributedDataParallel(model)  # also broadcasts rank 0's weights
+        optimizer = make_optimizer(config, model, torch.device("cpu"))
+        loss_fn = make_loss_fn(config, data)
+        n_train, size = len(data.train), config.batch_size
+        losses = []
+        for epoch in range(config.epochs):
+            shard = shard_batches(config, n_train, world_size, epoch)[rank]
+            for step in range(steps_per_epoch(config, n_train, world_size)):
+                batch = shard[step * size : (step + 1) * size]
+                inputs, targets = data.train.inputs[batch], data.train.targets[batch]
+                loss = train_step(parallel, inputs, targets, loss_fn, optimizer).detach()
+                dist.all_reduce(loss)  # for the log only: the mean over every rank's batch
+                losses.append(loss.item() / world_size)
+        if rank == 0:
+            torch.save(
+                {
+                    "losses": losses,
+                    "weights": _weights(model),
+                    "examples_per_rank": len(shard),
+                },
+                result_path,
+            )
+    finally:
+        dist.destroy_process_group()
+
+
+def _weights(model: torch.nn.Module) -> dict[str, Tensor]:
+    return {name: value.detach().clone() for name, value in model.state_dict().items()}
+
+
+def max_weight_difference(a: ParallelRun, b: ParallelRun) -> float:
+    """The largest absolute difference between any two matching weights of two runs."""
+    return max((a.weights[k] - b.weights[k]).abs().max().item() for k in a.weights)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
