@@ -32,8 +32,8 @@ def metrics(app: AppTest) -> dict[str, str]:
 
 
 def test_registry_covers_the_lessons_with_visuals() -> None:
-    assert set(DEMOS) == {"1.1", "1.2", "1.3", "1.4", "1.5", "3.6"} | {
-        f"2.{n}" for n in range(1, 8)
+    assert set(DEMOS) == {"1.1", "1.2", "1.3", "1.4", "1.5"} | {f"2.{n}" for n in range(1, 8)} | {
+        f"3.{n}" for n in range(5, 10)
     }
     for lesson_id, demo in DEMOS.items():
         assert outline(lesson_id).id == lesson_id
@@ -43,7 +43,8 @@ def test_registry_covers_the_lessons_with_visuals() -> None:
 @pytest.mark.parametrize(
     ("lesson_id", "charts"),
     [("1.1", 0), ("1.2", 2), ("1.3", 1), ("1.4", 2), ("1.5", 1), ("3.6", 3)]
-    + [("2.1", 2), ("2.2", 1), ("2.3", 1), ("2.4", 1), ("2.5", 0), ("2.6", 2), ("2.7", 1)],
+    + [("2.1", 2), ("2.2", 1), ("2.3", 1), ("2.4", 1), ("2.5", 0), ("2.6", 2), ("2.7", 1)]
+    + [("3.7", 4), ("3.8", 2)],
 )
 def test_every_demo_renders_its_charts(lesson_id: str, charts: int) -> None:
     app = render(lesson_id)
@@ -178,3 +179,27 @@ def test_2_6_and_2_7_report_real_runs() -> None:
     regularised = " ".join(c.value for c in render("2.6").caption)
     assert regularised.count("train acc") == 2
     assert render("2.7").slider(key="demo_2_7_epoch").value == 60
+
+
+def test_3_5_data_parallel_matches_one_process_in_the_page() -> None:
+    app = render("3.5")
+    shown = metrics(app)
+    assert float(shown["float32: seconds per epoch"]) > 0
+    assert float(shown["bfloat16: seconds per epoch"]) > 0
+    app.button(key="demo_3_5_ddp").click()
+    check(app.run(timeout=180))
+    assert float(metrics(app)["Largest weight difference at the end"]) < 1e-6
+    assert len(app.get(CHART)) == 2  # precision, data parallel
+
+
+def test_3_7_marks_the_best_and_the_stopping_epoch() -> None:
+    caption = " ".join(c.value for c in render("3.7").caption)
+    best, stopped = re.search(r"lowest at epoch (\d+).*stopped at epoch (\d+)", caption).groups()
+    assert int(stopped) == int(best) + 5
+
+
+def test_3_8_the_correct_resume_is_exact() -> None:
+    assert (
+        metrics(render("3.8"))["Largest difference, never interrupted vs resumed with everything"]
+        == "0.0e+00"
+    )

@@ -24,7 +24,9 @@ from ui.demos.module2 import (
     throughput_demo,
     wave_demo,
 )
+from ui.demos.module3 import generalisation_demo, large_scale_demo, resume_demo
 from ui.demos.monitoring import monitoring_dashboard
+from ui.demos.practice import transfer_demo
 
 DEMOS: dict[str, Callable[[], None]] = {
     "1.1": module_1_1,
@@ -39,5 +41,9 @@ DEMOS: dict[str, Callable[[], None]] = {
     "2.5": throughput_demo,
     "2.6": regularization_demo,
     "2.7": wave_demo,
+    "3.5": large_scale_demo,
     "3.6": monitoring_dashboard,
+    "3.7": generalisation_demo,
+    "3.8": resume_demo,
+    "3.9": transfer_demo,
 }
