@@ -76,9 +76,13 @@ with st.form("play_form", border=True):
         0,
         help="Stop after this many epochs without a better val loss; keep the best weights",
     )
-    columns = st.columns(4)
-    augment = columns[0].checkbox("Augment (shift, rotate)", help="Image datasets only")
-    resume_at = columns[1].number_input("Checkpoint and resume after epoch (0 = never)", 0, 199, 0)
+    resume_at = st.number_input(
+        "Checkpoint and resume after epoch (0 = never)",
+        0,
+        199,
+        0,
+        help="Saves the whole state to a file mid-run and carries on from that file (lesson 3.8)",
+    )
     bug = st.selectbox(
         "Bug (optional)",
         [None, *all_variants()],

@@ -317,3 +317,22 @@ def test_curve_doctor_shows_the_columns_it_read_and_takes_the_learners_pick() ->
     val_pick = next(box for box in at.selectbox if box.label == "Val loss")
     val_pick.set_value("(none)").run()
     assert not at.exception and "val loss followed" not in " ".join(m.value for m in at.markdown)
+
+
+def _by_label(widgets: object, label: str) -> object:
+    return next(w for w in widgets if w.label == label)
+
+
+def test_playground_reaches_the_module_3_options_and_names_a_bad_pair() -> None:
+    at = open_page("playground")
+    _by_label(at.number_input, "Accumulate micro-batches (K)").set_value(4)
+    _by_label(at.selectbox, "Autocast precision").set_value("bfloat16")
+    at.button[0].click().run()
+    assert at.error and "precision = 'bfloat16' is not allowed" in at.error[0].value
+    _by_label(at.selectbox, "Autocast precision").set_value("float32")
+    _by_label(at.number_input, "Early-stopping patience (0 = off)").set_value(2)
+    at.slider[1].set_value(4)
+    at.button[0].click().run()
+    assert not at.exception and "**run** →" in texts(at)
+    base, config, results = at.session_state["play_results"]
+    assert (config.accumulate, config.early_stopping) == (4, 2)
