@@ -57,7 +57,7 @@ def load_data(config: RunConfig, data_dir: str | os.PathLike[str] | None = None)
     Raises DataUnavailableError when a downloadable set is not on disk.
     """
     bundle = _split_and_standardise(
-        config.dataset, config.seed, _dir_key(data_dir), config.normalize
+        config.dataset, config.seed, _dir_key(data_dir), config.normalize, config.augment
     )
     train = bundle.train
     if config.subset is not None and config.subset < len(train):
@@ -116,7 +116,9 @@ def _dir_key(data_dir: str | os.PathLike[str] | None) -> str:
 
 
 @functools.lru_cache(maxsize=6)
-def _split_and_standardise(name: str, seed: int, data_dir: str, normalize: bool) -> DataBundle:
+def _split_and_standardise(
+    name: str, seed: int, data_dir: str, normalize: bool, augment: bool = False
+) -> DataBundle:
     raw = _load_raw(name, data_dir, seed)
     train_idx, val_idx, test_idx = _split_indices(raw, seed)
     inputs = raw.inputs
@@ -128,7 +130,9 @@ def _split_and_standardise(name: str, seed: int, data_dir: str, normalize: bool)
     assert test_y is not None
     val_x = inputs[val_idx]
     if normalize:
-        mean, std = _train_statistics(train_x, raw.per_feature_stats)
+        # Augmentation moves ink between pixels, so every pixel must be scaled alike:
+        # one mean and std for the whole image, not one per pixel.
+        mean, std = _train_statistics(train_x, raw.per_feature_stats and not augment)
         train_x, val_x, test_x = ((x - mean) / std for x in (train_x, val_x, test_x))
     return DataBundle(
         name=name,

@@ -136,7 +136,7 @@ def render(config: RunConfig, bug: Variant | None = None) -> str:
             "$dataset_class", {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}[config.dataset]
         ),
         "has_test": "False" if image_set else "True",
-        "per_feature": "False" if image_set else "True",
+        "per_feature": "False" if image_set or config.augment else "True",
         "prepare_train": _prepare_train(config),
         "standardise": _STANDARDISE if config.normalize else "pass  # inputs left as they are",
         "one_hot": _one_hot(config),
