@@ -38,6 +38,7 @@ from engine.distributed import (
 from engine.export import ExportError, export_script
 from engine.log_table import FORMAT_NAMES
 from engine.records import EpochRecord, StepRecord
+from engine.scale import gpus_to_hold, training_days, training_flops, training_memory_gb
 from engine.training import train
 from engine.training_log import (
     MAX_LOG_BYTES,
@@ -45,6 +46,7 @@ from engine.training_log import (
     read_training_log,
     read_training_logs,
 )
+from engine.transfer import transfer_comparison
 from engine.variants import UnknownVariantError, all_variants, apply_variant
 
 
@@ -140,6 +142,20 @@ def build_parser() -> argparse.ArgumentParser:
     ddp.add_argument("--world-size", type=int, default=2, help="processes (default 2)")
     ddp.add_argument("--json", action="store_true")
 
+    transfer = commands.add_parser(
+        "transfer", help="digits 0-4 -> 5-9: frozen trunk, unfrozen, from scratch"
+    )
+    transfer.add_argument("--shots", type=int, default=5, help="examples per new digit (1-50)")
+    transfer.add_argument("--seed", type=int, default=0)
+    transfer.add_argument("--json", action="store_true")
+
+    scale = commands.add_parser("scale", help="FLOPs, memory and days of a large training run")
+    scale.add_argument("--parameters", type=float, required=True, help="e.g. 7e9")
+    scale.add_argument("--tokens", type=float, required=True, help="training tokens, e.g. 2e12")
+    scale.add_argument("--gpus", type=int, default=1024)
+    scale.add_argument("--utilization", type=float, default=0.4, help="of the bf16 peak")
+    scale.add_argument("--json", action="store_true")
+
     download = commands.add_parser("download", help="download mnist or fashion_mnist")
     download.add_argument("name", choices=("mnist", "fashion_mnist"))
     download.add_argument("--data-dir", default="data")
@@ -174,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "export": _export,
             "download": _download,
             "ddp": _ddp,
+            "transfer": _transfer,
+            "scale": _scale,
         }
         return handler[args.command](args)
     except (
@@ -386,4 +404,43 @@ def _ddp(args: argparse.Namespace) -> int:
         f"{single.losses[-1]:.4f} in {single.seconds:.1f} s"
     )
     print(f"largest weight difference: {difference:.2e}")
+    return 0
+
+
+def _transfer(args: argparse.Namespace) -> int:
+
+    table = transfer_comparison(shots=args.shots, seed=args.seed)
+    final = {mode: float(group["val_acc"].iloc[-1]) for mode, group in table.groupby("mode")}
+    if args.json:
+        _print_json({"shots": args.shots, "seed": args.seed, "final_val_acc": final})
+        return 0
+    print(f"digits 5-9 from {args.shots} examples each, val accuracy after the last epoch:")
+    for mode, acc in final.items():
+        print(f"  {mode:9} {_pct(acc)}")
+    return 0
+
+
+def _scale(args: argparse.Namespace) -> int:
+
+    n, d = args.parameters, args.tokens
+    report = {
+        "flops": training_flops(n, d),
+        "memory_gb": {
+            precision: training_memory_gb(n, "adam", precision)
+            for precision in ("float32", "mixed")
+        },
+        "days": training_days(n, d, args.gpus, utilization=args.utilization),
+    }
+    report["gpus_80gb_at_least"] = gpus_to_hold(report["memory_gb"]["mixed"])
+    if args.json:
+        _print_json(report)
+        return 0
+    print(f"training FLOPs ~ 6 x N x D = {report['flops']:.3g}")
+    print(
+        f"weights + gradients + Adam state: {report['memory_gb']['mixed']:,.1f} GB "
+        f"(activations not included): at least {report['gpus_80gb_at_least']} GPUs of 80 GB"
+    )
+    print(
+        f"{args.gpus} H100s at {args.utilization:.0%} of their bf16 peak: {report['days']:.1f} days"
+    )
     return 0

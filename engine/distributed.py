@@ -10,18 +10,20 @@ number.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import socket
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch import Tensor
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data.distributed import DistributedSampler
@@ -123,6 +125,8 @@ def train_data_parallel(
 ) -> ParallelRun:
     """Train with world_size gloo processes on this machine and return rank 0's view.
 
+    Each rank is a fresh `python -m engine.distributed` process, as a launcher such as
+    torchrun would start it, so nothing depends on how the calling program was started.
     Raises ValueError for settings it cannot run and DistributedUnavailableError when the
     processes cannot be started or do not finish within `timeout` seconds.
     """
@@ -130,19 +134,21 @@ def train_data_parallel(
     start = time.perf_counter()
     with tempfile.TemporaryDirectory() as folder:
         result_path = Path(folder) / "rank0.pt"
+        port = str(_free_port())
+        settings = json.dumps(config.to_dict())
+        ranks = []
         try:
-            context = mp.start_processes(
-                _rank_main,
-                args=(world_size, _free_port(), config.to_dict(), str(result_path)),
-                nprocs=world_size,
-                join=False,
-                start_method="spawn",  # a fresh interpreter: safe from a threaded server
-            )
-        except (OSError, RuntimeError) as error:
+            for rank in range(world_size):
+                log = open(Path(folder) / f"rank{rank}.log", "w+b")  # noqa: SIM115 (closed below)
+                command = [sys.executable, "-m", "engine.distributed", str(rank)]
+                command += [str(world_size), port, settings, str(result_path)]
+                ranks.append((subprocess.Popen(command, stdout=log, stderr=log), log))
+        except OSError as error:
+            _stop(ranks)
             raise DistributedUnavailableError(
                 f"could not start {world_size} training processes on this machine ({error})"
             ) from None
-        _wait(context, start + timeout)
+        _wait(ranks, start + timeout)
         saved = torch.load(result_path, weights_only=True)
     return ParallelRun(
         world_size,
@@ -153,21 +159,31 @@ def train_data_parallel(
     )
 
 
-def _wait(context: Any, deadline: float) -> None:
-    """Join the ranks; a rank's error or the deadline ends all of them with a clear message."""
+def _wait(ranks: list[tuple[subprocess.Popen[bytes], IO[bytes]]], deadline: float) -> None:
+    """Wait for every rank; a rank's failure or the deadline ends all of them, with a reason."""
     try:
-        while not context.join(timeout=max(0.1, deadline - time.perf_counter())):
-            if time.perf_counter() >= deadline:
-                raise DistributedUnavailableError("the training processes did not finish in time")
-    except mp.ProcessRaisedException as error:
-        last = str(error).strip().splitlines()[-1]
-        raise DistributedUnavailableError(f"a training process failed: {last}") from None
-    except mp.ProcessExitedException as error:
-        raise DistributedUnavailableError(f"a training process died: {error}") from None
+        for process, log in ranks:
+            try:
+                code = process.wait(timeout=max(0.1, deadline - time.perf_counter()))
+            except subprocess.TimeoutExpired:
+                raise DistributedUnavailableError(
+                    "the training processes did not finish in time"
+                ) from None
+            if code != 0:
+                log.seek(0)
+                lines = log.read().decode(errors="replace").strip().splitlines()
+                last = lines[-1] if lines else f"exit code {code}"
+                raise DistributedUnavailableError(f"a training process failed: {last}")
     finally:
-        for process in context.processes:
-            if process.is_alive():
-                process.kill()
+        _stop(ranks)
+
+
+def _stop(ranks: list[tuple[subprocess.Popen[bytes], IO[bytes]]]) -> None:
+    for process, log in ranks:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        log.close()
 
 
 def _rank_main(
@@ -222,3 +238,8 @@ def _free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+if __name__ == "__main__":  # one rank, started by train_data_parallel
+    rank_, world_size_, port_, settings_, result_path_ = sys.argv[1:6]
+    _rank_main(int(rank_), int(world_size_), int(port_), json.loads(settings_), result_path_)

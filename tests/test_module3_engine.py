@@ -216,9 +216,16 @@ def test_data_parallel_says_why_when_processes_cannot_start(
     def refuse(*args: object, **kwargs: object) -> None:
         raise OSError("fork not allowed here")
 
-    monkeypatch.setattr(distributed.mp, "start_processes", refuse)
+    monkeypatch.setattr(distributed.subprocess, "Popen", refuse)
     with pytest.raises(DistributedUnavailableError, match="could not start 2 training processes"):
         train_data_parallel(default_config("digits", epochs=1), 2)
+
+
+def test_a_failing_rank_is_reported_with_its_last_line(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Each rank reads its settings from its command line: hand it settings that fail there.
+    monkeypatch.setattr(distributed.json, "dumps", lambda data: '{"dataset": "nope"}')
+    with pytest.raises(DistributedUnavailableError, match="failed: .*dataset = 'nope'"):
+        train_data_parallel(default_config("digits", epochs=1), 2, timeout=60)
 
 
 def test_data_parallel_refuses_settings_it_cannot_reproduce() -> None:
@@ -226,3 +233,23 @@ def test_data_parallel_refuses_settings_it_cannot_reproduce() -> None:
         train_data_parallel(default_config("digits", dropout=0.5), 2)
     with pytest.raises(ValueError, match="world_size = 9"):
         train_data_parallel(default_config("digits"), 9)
+
+
+def test_scale_command_prints_the_calculators_numbers(capsys: pytest.CaptureFixture[str]) -> None:
+    argv = ["scale", "--parameters", "7e9", "--tokens", "2e12", "--gpus", "1024", "--json"]
+    assert main(argv) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["flops"] == pytest.approx(8.4e22)
+    assert report["memory_gb"] == {"float32": pytest.approx(112.0), "mixed": pytest.approx(112.0)}
+    assert report["gpus_80gb_at_least"] == 2 and report["days"] == pytest.approx(2.40, abs=0.01)
+    assert main(["scale", "--parameters", "-1", "--tokens", "1"]) == 2
+    assert "parameters = -1.0 is not allowed" in capsys.readouterr().err
+
+
+def test_transfer_command_reports_the_three_ways(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["transfer", "--shots", "5", "--json"]) == 0
+    final = json.loads(capsys.readouterr().out)["final_val_acc"]
+    assert set(final) == {"frozen", "unfrozen", "scratch"}
+    assert all(0.2 < acc <= 1.0 for acc in final.values())  # every way beats chance (0.2)
+    assert main(["transfer", "--shots", "0"]) == 2
+    assert "shots = 0 is not allowed" in capsys.readouterr().err

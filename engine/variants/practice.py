@@ -118,7 +118,7 @@ VARIANTS = (
         title="Augmentation applied to the validation data",
         category="data",
         lessons=("3.7",),
-        symptom="Validation looks worse than it is, and jitters from epoch to epoch.",
+        symptom="Looks healthy, but validation reads worse than the clean test set.",
         healthy_code="on_val = evaluate(model, val_split, loss_fn)",
         broken_code="on_val = evaluate(model, Split(shift_and_rotate(val_split.inputs), "
         "val_split.targets), loss_fn)  # BUG: the training augmentation, on validation",
@@ -127,7 +127,7 @@ VARIANTS = (
         "Augmented, the validation numbers are pessimistic and change with every draw, so "
         "they no longer compare epochs or runs fairly.",
         fix="Build the validation (and test) data without the training transforms.",
-        expected_label="unstable",
+        expected_label="healthy",
         requires={"augment": True},
         break_loop=augmented_validation,
     ),
