@@ -75,12 +75,18 @@ def start(parts: TrainingParts) -> LoopState:
     device = pick_device(config.device)
     parts.model.to(device)
     parts.data = _to_device(parts.data, device)
-    optimizer = make_optimizer(config, parts.model, device)
-    generator = torch.Generator().manual_seed(config.seed)
-    state = LoopState(parts, optimizer, make_scheduler(parts, optimizer), generator, device)
+    state = fresh_state(parts, device)
     if config.early_stopping is not None:
         state.early_stopping = EarlyStopping(config.early_stopping)
     return state
+
+
+def fresh_state(parts: TrainingParts, device: torch.device) -> LoopState:
+    """A new optimizer, schedule and shuffle generator for parts already on the device:
+    what a run starts with, and what a process resuming it makes before loading."""
+    optimizer = make_optimizer(parts.config, parts.model, device)
+    generator = torch.Generator().manual_seed(parts.config.seed)
+    return LoopState(parts, optimizer, make_scheduler(parts, optimizer), generator, device)
 
 
 def make_scheduler(
@@ -185,15 +191,8 @@ def interrupt_and_resume(state: LoopState) -> LoopState:
     with tempfile.TemporaryDirectory() as folder:
         path = save(state, Path(folder) / "interrupted.pt")
         torch.manual_seed(parts.config.seed)  # a new process starts from a fresh generator
-        optimizer = make_optimizer(parts.config, parts.model, state.device)
-        fresh = LoopState(
-            parts,
-            optimizer,
-            make_scheduler(parts, optimizer),
-            torch.Generator().manual_seed(parts.config.seed),
-            state.device,
-            early_stopping=state.early_stopping,
-        )
+        fresh = fresh_state(parts, state.device)
+        fresh.early_stopping = state.early_stopping
         (parts.resume or restore)(fresh, path)
     return fresh
 
