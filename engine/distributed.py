@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -73,25 +74,40 @@ def check_parallel_config(config: RunConfig, world_size: int) -> None:
             )
 
 
-def shard_batches(config: RunConfig, n_train: int, world_size: int, epoch: int) -> list[Tensor]:
-    """Each rank's example indices for one epoch, as DistributedSampler deals them.
+def shard_indices(
+    config: RunConfig, n_train: int, world_size: int, rank: int, epoch: int
+) -> Tensor:
+    """One rank's example indices for one epoch, as DistributedSampler deals them.
 
     Every rank draws the same shuffled order (seeded with config.seed and the epoch) and
     takes every world_size-th index, starting at its rank.
     """
-    shards = []
-    for rank in range(world_size):
-        sampler = DistributedSampler(
-            range(n_train), world_size, rank, shuffle=config.shuffle, seed=config.seed
-        )
-        sampler.set_epoch(epoch)  # a new order every epoch, the same on every rank
-        shards.append(torch.tensor(list(sampler)))
-    return shards
+    sampler = DistributedSampler(
+        range(n_train), world_size, rank, shuffle=config.shuffle, seed=config.seed
+    )
+    sampler.set_epoch(epoch)  # a new order every epoch, the same on every rank
+    return torch.tensor(list(sampler))
 
 
-def steps_per_epoch(config: RunConfig, n_train: int, world_size: int) -> int:
-    """Full batches each rank gets in one epoch (a last partial batch is dropped)."""
-    return math.ceil(n_train / world_size) // config.batch_size
+def examples_per_rank(n_train: int, world_size: int) -> int:
+    """The size of each rank's shard (the sampler repeats a few examples to even them out)."""
+    return math.ceil(n_train / world_size)
+
+
+def batches(
+    config: RunConfig, n_train: int, world_size: int, ranks: Sequence[int]
+) -> Iterator[Tensor]:
+    """Each step's example indices, epoch after epoch: the given ranks' batches joined.
+
+    One rank of a parallel run asks for its own; the one-process twin asks for all of them.
+    Only full batches are used (a last partial batch is dropped, on every rank alike).
+    """
+    size = config.batch_size
+    steps = examples_per_rank(n_train, world_size) // size
+    for epoch in range(config.epochs):
+        shards = [shard_indices(config, n_train, world_size, rank, epoch) for rank in ranks]
+        for step in range(steps):
+            yield torch.cat([shard[step * size : (step + 1) * size] for shard in shards])
 
 
 def train_one_process(config: RunConfig, world_size: int) -> ParallelRun:
@@ -103,20 +119,16 @@ def train_one_process(config: RunConfig, world_size: int) -> ParallelRun:
     model = build_model(config, data.input_shape, data.n_classes)
     optimizer = make_optimizer(config, model, torch.device("cpu"))
     loss_fn = make_loss_fn(config, data)
-    n_train, size = len(data.train), config.batch_size
     losses = []
-    for epoch in range(config.epochs):
-        shards = shard_batches(config, n_train, world_size, epoch)
-        for step in range(steps_per_epoch(config, n_train, world_size)):
-            batch = torch.cat([shard[step * size : (step + 1) * size] for shard in shards])
-            inputs, targets = data.train.inputs[batch], data.train.targets[batch]
-            losses.append(train_step(model, inputs, targets, loss_fn, optimizer).item())
+    for batch in batches(config, len(data.train), world_size, range(world_size)):
+        inputs, targets = data.train.inputs[batch], data.train.targets[batch]
+        losses.append(train_step(model, inputs, targets, loss_fn, optimizer).item())
     return ParallelRun(
         world_size,
         losses,
         _weights(model),
         time.perf_counter() - start,
-        len(shards[0]),
+        examples_per_rank(len(data.train), world_size),
     )
 
 
@@ -202,22 +214,18 @@ def _rank_main(
         parallel = DistributedDataParallel(model)  # also broadcasts rank 0's weights
         optimizer = make_optimizer(config, model, torch.device("cpu"))
         loss_fn = make_loss_fn(config, data)
-        n_train, size = len(data.train), config.batch_size
         losses = []
-        for epoch in range(config.epochs):
-            shard = shard_batches(config, n_train, world_size, epoch)[rank]
-            for step in range(steps_per_epoch(config, n_train, world_size)):
-                batch = shard[step * size : (step + 1) * size]
-                inputs, targets = data.train.inputs[batch], data.train.targets[batch]
-                loss = train_step(parallel, inputs, targets, loss_fn, optimizer).detach()
-                dist.all_reduce(loss)  # for the log only: the mean over every rank's batch
-                losses.append(loss.item() / world_size)
+        for batch in batches(config, len(data.train), world_size, [rank]):
+            inputs, targets = data.train.inputs[batch], data.train.targets[batch]
+            loss = train_step(parallel, inputs, targets, loss_fn, optimizer).detach()
+            dist.all_reduce(loss)  # for the log only: the mean over every rank's batch
+            losses.append(loss.item() / world_size)
         if rank == 0:
             torch.save(
                 {
                     "losses": losses,
                     "weights": _weights(model),
-                    "examples_per_rank": len(shard),
+                    "examples_per_rank": examples_per_rank(len(data.train), world_size),
                 },
                 result_path,
             )
