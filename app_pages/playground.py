@@ -29,7 +29,7 @@ with st.form("play_form", border=True):
     dataset = columns[0].selectbox("Dataset", available_datasets())
     model = columns[1].selectbox("Model", [m for m in MODELS if m != "linear"])
     hidden = columns[2].text_input(
-        "Hidden widths (MLP)", "128,64", help="Comma-separated, up to 16 layers of 1-1024 units"
+        "Hidden widths (MLP)", "128,64", help="Comma-separated, up to 24 layers of 1-1024 units"
     )
     activation = columns[3].selectbox("Activation", ACTIVATIONS)
     columns = st.columns(4)

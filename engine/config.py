@@ -11,11 +11,34 @@ DATASETS = ("digits", "mnist", "fashion_mnist", "line", "wave", "moons", "circle
 REGRESSION_SETS = ("line", "wave")
 MODELS = ("mlp", "cnn", "linear")
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "gelu", "leaky_relu", "identity")
-INITS = ("default", "xavier", "kaiming", "zeros")
+# "xavier" and "kaiming" are the uniform forms (their names from before the normal ones).
+INITS = ("default", "xavier", "kaiming", "xavier_normal", "kaiming_normal", "zeros")
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop")
 # Each optimizer's class in torch.optim.
 OPTIMIZER_CLASSES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "RMSprop"}
-SCHEDULES = ("constant", "step", "cosine", "warmup_cosine")
+SCHEDULES = (
+    "constant",
+    "step",
+    "exponential",
+    "cosine",
+    "warmup_cosine",
+    "onecycle",
+    "plateau",
+)
+# The clock each schedule is written for: optimizer steps, epochs, or epochs with a val loss.
+SCHEDULE_CLOCKS = {
+    "constant": "steps",
+    "step": "epochs",
+    "exponential": "epochs",
+    "cosine": "steps",
+    "warmup_cosine": "steps",
+    "onecycle": "steps",
+    "plateau": "val_loss",
+}
+# gamma when the config leaves it None: the factor at each milestone (step), per epoch
+# (exponential), or at each plateau.
+DEFAULT_GAMMA = {"step": 0.1, "exponential": 0.9, "plateau": 0.1}
+WARMUP_SCHEDULES = ("constant", "cosine", "warmup_cosine")
 LOSSES = ("cross_entropy", "mse")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 PRECISIONS = ("float32", "bfloat16", "float16")
@@ -37,8 +60,14 @@ NUMERIC_BOUNDS: dict[str, tuple[float, float]] = {
     "accumulate": (1, 64),
     "early_stopping": (1, 100),
     "resume_at": (1, 199),
+    "eps": (1e-12, 1.0),
+    "gamma": (1e-4, 1.0),
+    "warmup_steps": (0, 100_000),
+    "plateau_patience": (0, 50),
+    "init_scale": (0.0, 100.0),
 }
-MAX_HIDDEN_LAYERS = 16
+MAX_HIDDEN_LAYERS = 24
+MAX_MILESTONES = 10
 MAX_WIDTH = 1024
 
 
@@ -64,11 +93,21 @@ class RunConfig:
     batch_norm: bool = False
     layer_norm: bool = False
     init: str = "default"
+    init_scale: float = 1.0  # every initial weight multiplied by this (too small, too large)
+    residual: bool = False  # MLP: x + block(x) wherever a block keeps the width
     optimizer: str = "adam"
     lr: float = 1e-3
     momentum: float = 0.0
+    nesterov: bool = False  # SGD only: the gradient taken after the momentum's move
+    betas: tuple[float, float] = (0.9, 0.999)  # Adam/AdamW: decay of the mean and the square
+    eps: float = 1e-8  # Adam/AdamW/RMSprop: keeps the division by sqrt(v) finite
+    bias_correction: bool = True  # Adam/AdamW: False trains engine.optimizers.HandAdam without it
     weight_decay: float = 0.0
     schedule: str = "constant"
+    milestones: tuple[int, ...] = ()  # step schedule: epochs where lr *= gamma (empty: thirds)
+    gamma: float | None = None  # step/exponential/plateau factor; None: DEFAULT_GAMMA
+    warmup_steps: int = 0  # a linear warm-up over this many steps (warmup_cosine: 0 = 5%)
+    plateau_patience: int = 2  # plateau: epochs without a better val loss before lr *= gamma
     loss: str = "cross_entropy"
     grad_clip: float | None = None
     batch_size: int = 32
@@ -99,7 +138,8 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-ready settings (tuples become lists)."""
         out = dataclasses.asdict(self)
-        out["hidden"] = list(self.hidden)
+        for name in ("hidden", "betas", "milestones"):
+            out[name] = list(getattr(self, name))
         return out
 
     @classmethod
@@ -110,8 +150,9 @@ class RunConfig:
         if unknown:
             raise ConfigError(unknown[0], data[unknown[0]], f"one of the fields {sorted(known)}")
         values = dict(data)
-        if "hidden" in values:
-            values["hidden"] = tuple(values["hidden"])
+        for name in ("hidden", "betas", "milestones"):
+            if isinstance(values.get(name), list):
+                values[name] = tuple(values[name])
         return cls(**values)
 
     @property
@@ -175,8 +216,14 @@ def validate(config: RunConfig) -> None:
         _check_choice(name, getattr(config, name), choices)
     for name in ("epochs", "batch_size", "seed", "threads", "accumulate"):
         _check_number(name, getattr(config, name), integer=True)
-    for name in ("lr", "momentum", "weight_decay", "dropout", "label_noise"):
+    for name in ("lr", "momentum", "weight_decay", "dropout", "label_noise", "eps", "init_scale"):
         _check_number(name, getattr(config, name), integer=False)
+    for name in ("warmup_steps", "plateau_patience"):
+        _check_number(name, getattr(config, name), integer=True)
+    if config.gamma is not None:
+        _check_number("gamma", config.gamma, integer=False)
+    _check_betas(config.betas)
+    _check_milestones(config.milestones, config.epochs)
     for name in ("subset", "early_stopping", "resume_at"):
         if getattr(config, name) is not None:
             _check_number(name, getattr(config, name), integer=True)
@@ -191,6 +238,9 @@ def validate(config: RunConfig) -> None:
         "normalize",
         "one_hot_labels",
         "augment",
+        "nesterov",
+        "bias_correction",
+        "residual",
     ):
         if not isinstance(getattr(config, name), bool):
             raise ConfigError(name, getattr(config, name), "true or false")
@@ -212,6 +262,53 @@ def _check_combinations(config: RunConfig) -> None:
         raise ConfigError("augment", True, "false for a dataset that is not images")
     if config.resume_at is not None and config.resume_at >= config.epochs:
         raise ConfigError("resume_at", config.resume_at, f"an epoch from 1 to {config.epochs - 1}")
+    _check_optimizer_options(config)
+    _check_schedule_options(config)
+
+
+def _check_optimizer_options(config: RunConfig) -> None:
+    if config.nesterov and (config.optimizer != "sgd" or config.momentum == 0):
+        raise ConfigError("nesterov", True, "false unless the optimizer is sgd with momentum > 0")
+    if not config.bias_correction and config.optimizer not in ("adam", "adamw"):
+        raise ConfigError("bias_correction", False, "true unless the optimizer is adam or adamw")
+    if config.residual and config.model != "mlp":
+        raise ConfigError("residual", True, "false unless the model is mlp")
+
+
+def _check_schedule_options(config: RunConfig) -> None:
+    if config.milestones and config.schedule != "step":
+        raise ConfigError("milestones", config.milestones, "() unless the schedule is step")
+    if config.gamma is not None and config.schedule not in DEFAULT_GAMMA:
+        raise ConfigError(
+            "gamma", config.gamma, f"None unless the schedule is one of {', '.join(DEFAULT_GAMMA)}"
+        )
+    if config.warmup_steps and config.schedule not in WARMUP_SCHEDULES:
+        raise ConfigError(
+            "warmup_steps",
+            config.warmup_steps,
+            f"0 unless the schedule is one of {', '.join(WARMUP_SCHEDULES)} "
+            "(onecycle warms up by itself)",
+        )
+
+
+def _check_betas(betas: object) -> None:
+    allowed = "two numbers (beta1, beta2), each from 0 to 0.9999"
+    if not isinstance(betas, tuple) or len(betas) != 2:
+        raise ConfigError("betas", betas, allowed)
+    for beta in betas:
+        if isinstance(beta, bool) or not isinstance(beta, (int, float)) or not 0 <= beta <= 0.9999:
+            raise ConfigError("betas", betas, allowed)
+
+
+def _check_milestones(milestones: object, epochs: int) -> None:
+    allowed = f"up to {MAX_MILESTONES} increasing epochs, each from 1 to {epochs - 1}"
+    if not isinstance(milestones, tuple) or len(milestones) > MAX_MILESTONES:
+        raise ConfigError("milestones", milestones, allowed)
+    for milestone in milestones:
+        if isinstance(milestone, bool) or not isinstance(milestone, int):
+            raise ConfigError("milestones", milestones, allowed)
+    if list(milestones) != sorted(set(milestones)) or any(not 1 <= m < epochs for m in milestones):
+        raise ConfigError("milestones", milestones, allowed)
 
 
 def _check_hidden(hidden: object) -> None:

@@ -21,14 +21,15 @@ from torch import nn
 
 from engine.activations import ActivationRecorder, weight_norm
 from engine.checkpoint import restore, save
-from engine.config import RunConfig
+from engine.config import DEFAULT_GAMMA, SCHEDULE_CLOCKS, RunConfig
 from engine.crash_advice import explain_error
 from engine.data import make_loader
 from engine.device import pick_device
+from engine.optimizers import HandAdam
 from engine.records import EpochRecord, Record, RunError, StepRecord
 from engine.results import RunResult
 from engine.state import LoopState
-from engine.step import DataBundle, EarlyStopping, Split, TrainingParts
+from engine.step import DataBundle, EarlyStopping, Scheduler, Split, TrainingParts
 
 
 def make_optimizer(
@@ -39,34 +40,73 @@ def make_optimizer(
     # The fused kernels do the whole update in one pass: measurably faster on CPU and cuda.
     fused = {"fused": True} if device.type in ("cpu", "cuda") and params else {}
     decay = config.weight_decay
-    if config.optimizer == "adam":
-        return torch.optim.Adam(params, lr=config.lr, weight_decay=decay, **fused)
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(params, lr=config.lr, weight_decay=decay, **fused)
-    if config.optimizer == "rmsprop":
-        return torch.optim.RMSprop(
-            params, lr=config.lr, momentum=config.momentum, weight_decay=decay
+    adaptive = {"lr": config.lr, "eps": config.eps, "weight_decay": decay}
+    if config.optimizer in ("adam", "adamw") and not config.bias_correction:
+        decoupled = config.optimizer == "adamw"
+        return HandAdam(
+            params, betas=config.betas, decoupled=decoupled, bias_correction=False, **adaptive
         )
-    return torch.optim.SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=decay)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(params, betas=config.betas, **adaptive, **fused)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(params, betas=config.betas, **adaptive, **fused)
+    if config.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, momentum=config.momentum, **adaptive)
+    return torch.optim.SGD(
+        params,
+        lr=config.lr,
+        momentum=config.momentum,
+        nesterov=config.nesterov,
+        weight_decay=decay,
+    )
 
 
-def lr_factor(schedule: str, total_steps: int) -> Callable[[int], float]:
-    """Multiplier of the base learning rate at each step, for LambdaLR."""
-    warmup = max(1, total_steps // 20)
+def lr_factor(schedule: str, total_steps: int, warmup_steps: int = 0) -> Callable[[int], float]:
+    """Multiplier of the base learning rate at each optimizer step, for LambdaLR: a linear
+    warm-up over warmup_steps, then constant or a cosine down to zero."""
+    if schedule == "warmup_cosine" and warmup_steps == 0:
+        warmup_steps = max(1, total_steps // 20)
 
     def factor(step: int) -> float:
-        progress = min(step / max(1, total_steps), 1.0)
-        if schedule == "step":  # divide by 10 after each third of training
-            return 0.1 ** min(int(progress * 3), 2)
-        if schedule == "cosine":
-            return 0.5 * (1 + math.cos(math.pi * progress))
-        if schedule == "warmup_cosine":
-            if step < warmup:
-                return (step + 1) / warmup
-            return 0.5 * (1 + math.cos(math.pi * (step - warmup) / max(1, total_steps - warmup)))
-        return 1.0
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        if schedule == "constant":
+            return 1.0
+        progress = min((step - warmup_steps) / max(1, total_steps - warmup_steps), 1.0)
+        return 0.5 * (1 + math.cos(math.pi * progress))
 
     return factor
+
+
+def make_scheduler(parts: TrainingParts, optimizer: torch.optim.Optimizer) -> Scheduler | None:
+    """The config's learning-rate schedule (None: a constant lr without warm-up). It ticks
+    on the clock SCHEDULE_CLOCKS names: steps, epochs, or epochs with the val loss."""
+    config = parts.config
+    steps_per_epoch = math.ceil(len(parts.data.train) / config.examples_per_step)
+    total_steps = steps_per_epoch * config.epochs
+    gamma = config.gamma if config.gamma is not None else DEFAULT_GAMMA.get(config.schedule, 1.0)
+    schedulers = torch.optim.lr_scheduler
+    if config.schedule == "step":
+        epochs = config.epochs
+        thirds = {epochs // 3, 2 * epochs // 3} - {0}  # by default: lr *= gamma after each third
+        milestones = config.milestones or tuple(sorted(thirds))
+        return schedulers.MultiStepLR(optimizer, milestones=list(milestones), gamma=gamma)
+    if config.schedule == "exponential":
+        return schedulers.ExponentialLR(optimizer, gamma=gamma)
+    if config.schedule == "plateau":
+        return schedulers.ReduceLROnPlateau(
+            optimizer, factor=gamma, patience=config.plateau_patience
+        )
+    if config.schedule == "onecycle":
+        # Its own momentum cycling is off: the lesson compares learning-rate schedules only.
+        return schedulers.OneCycleLR(
+            optimizer, max_lr=config.lr, total_steps=total_steps, cycle_momentum=False
+        )
+    if config.schedule == "constant" and config.warmup_steps == 0:
+        return None
+    return schedulers.LambdaLR(
+        optimizer, lr_factor(config.schedule, total_steps, config.warmup_steps)
+    )
 
 
 def start(parts: TrainingParts) -> LoopState:
@@ -87,19 +127,6 @@ def fresh_state(parts: TrainingParts, device: torch.device) -> LoopState:
     optimizer = make_optimizer(parts.config, parts.model, device)
     generator = torch.Generator().manual_seed(parts.config.seed)
     return LoopState(parts, optimizer, make_scheduler(parts, optimizer), generator, device)
-
-
-def make_scheduler(
-    parts: TrainingParts, optimizer: torch.optim.Optimizer
-) -> torch.optim.lr_scheduler.LambdaLR | None:
-    """The config's learning-rate schedule, counted in optimizer steps (None: constant)."""
-    config = parts.config
-    if config.schedule == "constant":
-        return None
-    steps_per_epoch = math.ceil(len(parts.data.train) / config.examples_per_step)
-    return torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_factor(config.schedule, steps_per_epoch * config.epochs)
-    )
 
 
 def _to_device(data: DataBundle, device: torch.device) -> DataBundle:
@@ -215,15 +242,24 @@ def run_epoch(state: LoopState, notify: Callable[[Record], None], stop: Callable
             parts.model, inputs, targets, parts.loss_fn, state.optimizer, config.grad_clip
         )
         if state.scheduler is not None:
-            state.scheduler.step()  # the schedule counts steps, not epochs
+            parts.advance_schedule(state.scheduler, schedule_clock(config), "batch", None)
         record = telemetry.record_step(state, loss.item())
         notify(record)
         if not math.isfinite(record.loss):
             status = "diverged"
             break
     if telemetry.steps:  # an epoch stopped before its first step leaves no record
-        notify(telemetry.record_epoch(state))
+        record = telemetry.record_epoch(state)
+        notify(record)
+        if state.scheduler is not None and status == "completed":
+            val_loss = record.val_loss if record.val_loss is not None else record.train_loss
+            parts.advance_schedule(state.scheduler, schedule_clock(config), "epoch", val_loss)
     return status
+
+
+def schedule_clock(config: RunConfig) -> str:
+    """What the config's schedule counts: "steps", "epochs" or "val_loss"."""
+    return SCHEDULE_CLOCKS[config.schedule]
 
 
 @dataclass

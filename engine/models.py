@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
+from collections.abc import Callable
+from functools import partial
 
 import torch
-from torch import nn
+from torch import Tensor, nn
 
 from engine.config import RunConfig
 
@@ -20,6 +22,33 @@ ACTIVATION_LAYERS: dict[str, type[nn.Module]] = {
 }
 
 
+class ResidualMLP(nn.Sequential):
+    """An MLP whose blocks add their input back: x + block(x) wherever a block keeps the
+    width. The gradient then has a path through every block that multiplies by one.
+
+    The layers keep the plain MLP's names (fc1, act1, ..., out), so a residual net and a
+    plain one of the same widths start from the same weights and read alike per layer.
+    """
+
+    def forward(self, x: Tensor) -> Tensor:  # type: ignore[override]
+        x = self.flatten(x)
+        for block in self.blocks():
+            h = x
+            for layer in block:
+                h = layer(h)
+            x = x + h if h.shape == x.shape else h  # a skip only where the shapes agree
+        return self.out(x)
+
+    def blocks(self) -> list[list[nn.Module]]:
+        """The hidden blocks in order, each the layers named with its number."""
+        grouped: dict[str, list[nn.Module]] = {}
+        for name, layer in self.named_children():
+            number = name.lstrip("abcdefghijklmnopqrstuvwxyz")
+            if number:
+                grouped.setdefault(number, []).append(layer)
+        return list(grouped.values())
+
+
 def mlp(
     in_features: int,
     hidden: tuple[int, ...],
@@ -28,8 +57,10 @@ def mlp(
     dropout: float = 0.0,
     batch_norm: bool = False,
     layer_norm: bool = False,
+    residual: bool = False,
 ) -> nn.Sequential:
-    """A multi-layer perceptron: flatten, then (linear, [norm], activation, [dropout]) blocks.
+    """A multi-layer perceptron: flatten, then (linear, [norm], activation, [dropout]) blocks,
+    each added to its input when residual (and the widths agree).
 
     Layers are named fc1, fc2, ..., out so per-layer gradient norms read naturally.
     """
@@ -46,7 +77,7 @@ def mlp(
             layers[f"drop{number}"] = nn.Dropout(dropout)
         width_in = width
     layers["out"] = nn.Linear(width_in, n_out)
-    return nn.Sequential(layers)
+    return ResidualMLP(layers) if residual else nn.Sequential(layers)
 
 
 def small_cnn(
@@ -114,8 +145,9 @@ def build_model(config: RunConfig, input_shape: tuple[int, ...], n_classes: int)
             config.dropout,
             config.batch_norm,
             config.layer_norm,
+            config.residual,
         )
-    initialise(model, config.init)
+    initialise(model, config.init, config.init_scale)
     return model
 
 
@@ -129,21 +161,29 @@ def _as_image(input_shape: tuple[int, ...]) -> tuple[int, int, int]:
     return channels, height, width
 
 
-def initialise(model: nn.Module, scheme: str) -> None:
-    """Re-initialise every linear and conv layer: default, xavier, kaiming or zeros."""
-    if scheme == "default":
-        return  # PyTorch's own per-layer defaults (Kaiming-uniform with a=sqrt(5))
+INIT_FUNCTIONS: dict[str, Callable[[Tensor], Tensor]] = {
+    "zeros": nn.init.zeros_,
+    "xavier": nn.init.xavier_uniform_,  # variance 2 / (fan_in + fan_out): tanh, sigmoid
+    "xavier_normal": nn.init.xavier_normal_,
+    "kaiming": partial(nn.init.kaiming_uniform_, nonlinearity="relu"),  # 2 / fan_in: ReLU
+    "kaiming_normal": partial(nn.init.kaiming_normal_, nonlinearity="relu"),
+}
+
+
+def initialise(model: nn.Module, scheme: str, scale: float = 1.0) -> None:
+    """Re-initialise every linear and conv layer's weights by the scheme (default leaves
+    PyTorch's own), zero the biases of the ones it redraws, then multiply every weight by
+    scale (a too-small or too-large start on purpose)."""
     for layer in model.modules():
         if not isinstance(layer, (nn.Linear, nn.Conv2d)):
             continue
-        if scheme == "zeros":
-            nn.init.zeros_(layer.weight)
-        elif scheme == "xavier":
-            nn.init.xavier_uniform_(layer.weight)
-        else:
-            nn.init.kaiming_uniform_(layer.weight, nonlinearity="relu")
-        if layer.bias is not None:
-            nn.init.zeros_(layer.bias)
+        if scheme != "default":  # default: Kaiming-uniform with a=sqrt(5), biases random
+            INIT_FUNCTIONS[scheme](layer.weight)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
+        if scale != 1.0:
+            with torch.no_grad():
+                layer.weight.mul_(scale)
 
 
 def count_parameters(model: nn.Module) -> int:

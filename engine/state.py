@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 import torch
 
 from engine.records import EpochRecord, StepRecord
-from engine.step import EarlyStopping, TrainingParts
+from engine.step import EarlyStopping, Scheduler, TrainingParts
 
 
 @dataclass
@@ -16,7 +16,7 @@ class LoopState:
 
     parts: TrainingParts
     optimizer: torch.optim.Optimizer
-    scheduler: torch.optim.lr_scheduler.LambdaLR | None
+    scheduler: Scheduler | None
     shuffle_generator: torch.Generator
     device: torch.device
     epoch: int = 0

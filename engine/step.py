@@ -185,6 +185,29 @@ def watch_val_loss(train_loss: float, val_loss: float | None) -> float:
     return val_loss if val_loss is not None else float("nan")
 
 
+Scheduler = torch.optim.lr_scheduler.LRScheduler | torch.optim.lr_scheduler.ReduceLROnPlateau
+
+
+def advance_schedule(
+    scheduler: Scheduler, clock: str, moment: str, val_loss: float | None = None
+) -> None:
+    """Tick the learning-rate schedule on the clock it was written for.
+
+    clock: "steps" (warm-up, cosine, one-cycle), "epochs" (milestones, exponential decay)
+    or "val_loss" (reduce on plateau); moment: "batch" (after each optimizer step) or
+    "epoch" (after the epoch's evaluation).
+    """
+    if clock == "steps" and moment == "batch":
+        scheduler.step()  # its length is written in optimizer steps
+    elif clock == "epochs" and moment == "epoch":
+        scheduler.step()  # its milestones and decay rate are written in epochs
+    elif clock == "val_loss" and moment == "epoch":
+        scheduler.step(val_loss)  # lowers the lr once the val loss stops improving
+
+
+ScheduleFn = Callable[[Scheduler, str, str, float | None], None]
+
+
 @dataclass
 class TrainingParts:
     """Everything the loop uses. A broken variant swaps one of these for its buggy twin."""
@@ -201,6 +224,7 @@ class TrainingParts:
     watch: Callable[[float, float | None], float] = watch_val_loss  # for early stopping
     # How a run interrupted at config.resume_at loads its checkpoint (None: all of it).
     resume: Callable[..., None] | None = None
+    advance_schedule: ScheduleFn = advance_schedule  # when the lr schedule ticks
 
 
 def make_loss_fn(config: RunConfig, data: DataBundle) -> LossFn:

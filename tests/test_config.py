@@ -32,7 +32,7 @@ def test_configs_are_hashable_and_equal_by_value() -> None:
         ("dropout", 0.95, "from 0 to 0.9"),
         ("dataset", "imagenet", "one of digits"),
         ("optimizer", "adagrad", "one of adam"),
-        ("hidden", (128,) * 40, "up to 16 layer widths"),
+        ("hidden", (128,) * 40, "up to 24 layer widths"),
         ("hidden", (0,), "each from 1 to 1024"),
         ("shuffle", "yes", "true or false"),
     ],

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import Tensor, nn
 
 from engine.config import OPTIMIZER_CLASSES, RunConfig
-from engine.step import LossFn
+from engine.source import changed_lines
+from engine.step import LossFn, Scheduler, TrainingParts, advance_schedule
 from engine.variants.variant import Variant
 
 # Each broken step is engine.step.train_step with one change, marked BUG. The app shows
@@ -88,6 +91,23 @@ def step_without_clipping(
     return loss
 
 
+def advance_schedule_every_batch(
+    scheduler: Scheduler, clock: str, moment: str, val_loss: float | None = None
+) -> None:
+    """The healthy advance_schedule with an epoch-counted schedule ticked per batch."""
+    if clock == "steps" and moment == "batch":
+        scheduler.step()  # its length is written in optimizer steps
+    elif clock == "epochs" and moment == "batch":  # BUG: its milestones are epochs, not batches
+        scheduler.step()  # its milestones and decay rate are written in epochs
+    elif clock == "val_loss" and moment == "epoch":
+        scheduler.step(val_loss)  # lowers the lr once the val loss stops improving
+
+
+def tick_per_batch(parts: TrainingParts) -> TrainingParts:
+    """The loop with scheduler.step() moved inside the batch loop."""
+    return replace(parts, advance_schedule=advance_schedule_every_batch)
+
+
 TOO_LOW_LR = 1e-6
 
 
@@ -116,6 +136,12 @@ DEEP_RELU_FAST = {
     "init": "kaiming",
     "grad_clip": 1.0,
 }
+
+# lesson 3.1: weight decay strong enough that where it acts matters
+DECAYED_ADAMW = {"optimizer": "adamw", "weight_decay": 0.1}
+PLAIN_SGD = {"optimizer": "sgd", "lr": 0.3}  # a step size tuned for SGD without momentum
+TANH_XAVIER = {"activation": "tanh", "init": "xavier"}
+TOO_LARGE_INIT_SCALE = 5.0
 
 VARIANTS = (
     Variant(
@@ -240,5 +266,76 @@ VARIANTS = (
         expected_label="diverged",
         requires={**DEEP_RELU_FAST},  # max_grad_norm=1.0 is set; the broken step ignores it
         broken_step=step_without_clipping,
+    ),
+    Variant(
+        id="adam_l2_not_adamw",
+        title="Adam with weight_decay where AdamW was meant",
+        category="optimisation",
+        lessons=("3.1",),
+        symptom="Train loss stalls well above zero; the weights are held small everywhere.",
+        healthy_code="optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.1)",
+        broken_code="optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=0.1)",
+        why="Adam's weight_decay adds wd * w to the gradient before Adam divides by "
+        "sqrt(v). A weight whose own gradient is small then moves almost only by the "
+        "decay, about lr per step towards zero: strong regularisation where the data "
+        "says nothing, and little where it does. AdamW shrinks every weight by lr * wd * w "
+        "outside the adaptive step, which is the decay the setting was tuned for.",
+        fix="Use torch.optim.AdamW for weight decay with Adam; with Adam's coupled L2 the "
+        "value would have to be far smaller (and then decays unevenly).",
+        expected_label="underfitting",
+        requires=DECAYED_ADAMW,
+        configure=lambda base: {"optimizer": "adam"},
+    ),
+    Variant(
+        id="momentum_with_sgd_lr",
+        title="Momentum added, learning rate kept from plain SGD",
+        category="optimisation",
+        lessons=("3.1",),
+        symptom="Loss jumps up within the first epoch and the net predicts one class.",
+        healthy_code="optimizer = torch.optim.SGD(model.parameters(), lr=0.3)",
+        broken_code="optimizer = torch.optim.SGD(model.parameters(), lr=0.3, momentum=0.9)",
+        why="With momentum beta, a steady gradient builds up a velocity 1/(1 - beta) times "
+        "longer than one step: momentum 0.9 makes lr 0.3 act like 3.0. A learning rate "
+        "tuned for plain SGD is ten times too large once momentum is switched on.",
+        fix="Divide the learning rate by about 1/(1 - momentum) (0.03 here) when adding "
+        "momentum, then tune it again.",
+        expected_label="collapsed",
+        requires=PLAIN_SGD,
+        configure=lambda base: {"momentum": 0.9},
+    ),
+    Variant(
+        id="schedule_per_batch",
+        title="Epoch schedule stepped every batch",
+        category="optimisation",
+        lessons=("3.2",),
+        symptom="Learning stops within the first epoch: the lr fell 100x after a few batches.",
+        why="MultiStepLR's milestones are counted in calls to scheduler.step(). Written for "
+        "epochs (divide by 10 at epochs 6 and 13) but called once per batch, the lr is "
+        "divided by 100 after batch 13 of the first epoch, and the rest of training takes "
+        "steps too small to learn.",
+        fix="Call an epoch-counted scheduler once per epoch, outside the batch loop; only "
+        "step-counted ones (warm-up, OneCycleLR, a LambdaLR over total steps) tick per batch.",
+        expected_label="underfitting",
+        requires={"schedule": "step"},
+        break_loop=tick_per_batch,
+        code_for=lambda base: changed_lines(advance_schedule, advance_schedule_every_batch),
+    ),
+    Variant(
+        id="init_too_large",
+        title="Initial weights far too large for tanh",
+        category="optimisation",
+        lessons=("3.3",),
+        symptom="Train loss falls but val accuracy stalls far below the baseline's.",
+        healthy_code="nn.init.xavier_uniform_(layer.weight)",
+        broken_code="nn.init.xavier_uniform_(layer.weight)\nlayer.weight.data *= 5.0",
+        why="Xavier's scale keeps each layer's outputs about as spread as its inputs. Five "
+        "times larger weights push most tanh units to +-1, where the slope is nearly zero: "
+        "the hidden units act like on/off switches, the gradient reaching early layers is "
+        "tiny, and the net memorises the training set with features that do not generalise.",
+        fix="Keep the standard init for the activation (Xavier for tanh, Kaiming for ReLU) "
+        "and check each layer's activation std at initialisation (close to 1, not saturated).",
+        expected_label="overfitting",
+        requires=TANH_XAVIER,
+        configure=lambda base: {"init_scale": TOO_LARGE_INIT_SCALE},
     ),
 )
