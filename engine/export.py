@@ -15,8 +15,8 @@ from __future__ import annotations
 import difflib
 from string import Template
 
-from engine import augment, device, loop, step
-from engine.config import OPTIMIZER_CLASSES, RunConfig
+from engine import augment, device, loop, optimizers, step
+from engine.config import DEFAULT_GAMMA, OPTIMIZER_CLASSES, SCHEDULE_CLOCKS, RunConfig
 from engine.models import ACTIVATION_LAYERS
 from engine.source import definition_of, source_of, with_body_of
 from engine.variants import Variant, apply_variant, get_variant, healthy_reference
@@ -141,7 +141,7 @@ def render(config: RunConfig, bug: Variant | None = None) -> str:
         "standardise": _STANDARDISE if config.normalize else "pass  # inputs left as they are",
         "one_hot": _one_hot(config),
         "model": _model(config),
-        "init": _init(config.init),
+        "init": _init(config.init, config.init_scale),
         "loss_fn": "nn.MSELoss()" if config.loss == "mse" else "nn.CrossEntropyLoss()",
         "optimizer": _optimizer(config),
         "max_grad_norm": repr(config.grad_clip),
@@ -158,9 +158,10 @@ def render(config: RunConfig, bug: Variant | None = None) -> str:
         "constants": _constants(config),
         "extra_stdlib": _stdlib_imports(config),
         "extra_torch": "import torch.nn.functional as F" if config.augment else "",
-        "scheduler": _scheduler(config),
-        "make_scheduler": _MAKE_SCHEDULER if config.schedule != "constant" else "",
-        "scheduler_step": "\n            scheduler.step()" if config.schedule != "constant" else "",
+        "scheduler": _scheduler(config, bug),
+        "make_scheduler": _make_scheduler(config),
+        "scheduler_step": _TICK_BATCH if _scheduled(config) else "",
+        "scheduler_epoch": _TICK_EPOCH if _scheduled(config) else "",
         "shuffle": repr(config.shuffle),
         "threads": config.threads,
     }
@@ -212,12 +213,17 @@ def _model(config: RunConfig) -> str:
         layers.append(f"        self.norms = nn.ModuleList(nn.{norm}(b) for b in widths[1:])")
     if config.dropout > 0:
         layers.append(f"        self.drop = nn.Dropout({config.dropout!r})")
-    forward = ["            x = layer(x)"]
+    # A residual block keeps its input in x and builds the block's output in h.
+    out = "h" if config.residual else "x"
+    forward = [f"{out} = layer(x)"]
     if norm:
-        forward = ["            x = self.norms[number](layer(x))"]
-    forward.append("            x = self.act(x)")
+        forward = [f"{out} = self.norms[number](layer(x))"]
+    forward.append(f"{out} = self.act({out})")
     if config.dropout > 0:
-        forward.append("            x = self.drop(x)")
+        forward.append(f"{out} = self.drop({out})")
+    if config.residual:  # a skip wherever the block keeps the width
+        forward.append("x = x + h if h.shape == x.shape else h")
+    forward = [" " * 12 + line for line in forward]
     return Template(_MLP).substitute(
         hidden=repr(tuple(config.hidden)),
         act="\n".join(layers),
@@ -225,30 +231,47 @@ def _model(config: RunConfig) -> str:
     )
 
 
-def _init(scheme: str) -> str:
-    if scheme == "default":
+_INIT_CALLS = {
+    "zeros": "nn.init.zeros_(layer.weight)",
+    "xavier": "nn.init.xavier_uniform_(layer.weight)",
+    "xavier_normal": "nn.init.xavier_normal_(layer.weight)",
+    "kaiming": 'nn.init.kaiming_uniform_(layer.weight, nonlinearity="relu")',
+    "kaiming_normal": 'nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")',
+}
+
+
+def _init(scheme: str, scale: float) -> str:
+    if scheme == "default" and scale == 1.0:
         return "pass  # PyTorch's default random initialisation"
-    call = {
-        "zeros": "nn.init.zeros_(layer.weight)",
-        "xavier": "nn.init.xavier_uniform_(layer.weight)",
-        "kaiming": 'nn.init.kaiming_uniform_(layer.weight, nonlinearity="relu")',
-    }[scheme]
-    return (
-        "for layer in model.modules():\n"
-        "        if isinstance(layer, (nn.Linear, nn.Conv2d)):\n"
-        f"            {call}\n"
-        "            nn.init.zeros_(layer.bias)"
-    )
+    lines = []
+    if scheme != "default":
+        lines += [_INIT_CALLS[scheme], "nn.init.zeros_(layer.bias)"]
+    if scale != 1.0:
+        lines += [f"with torch.no_grad():\n                layer.weight.mul_({scale!r})"]
+    body = "".join(f"\n            {line}" for line in lines)
+    layers = "if isinstance(layer, (nn.Linear, nn.Conv2d)):"
+    return f"for layer in model.modules():\n        {layers}{body}"
 
 
 def _optimizer(config: RunConfig) -> str:
     name = OPTIMIZER_CLASSES[config.optimizer]
+    adam = config.optimizer in ("adam", "adamw")
     args = [f"lr={config.lr!r}"]
     if config.optimizer in ("sgd", "rmsprop") and config.momentum:
         args.append(f"momentum={config.momentum!r}")
+    if config.nesterov:
+        args.append("nesterov=True")
+    if adam and config.betas != (0.9, 0.999):
+        args.append(f"betas={config.betas!r}")
+    if config.optimizer != "sgd" and config.eps != 1e-8:
+        args.append(f"eps={config.eps!r}")
     if config.weight_decay:
         args.append(f"weight_decay={config.weight_decay!r}")
-    if config.optimizer in ("adam", "adamw"):
+    if adam and not config.bias_correction:
+        decoupled = config.optimizer == "adamw"
+        args += [f"decoupled={decoupled!r}", "bias_correction=False"]
+        return f"HandAdam(model.parameters(), {', '.join(args)})"
+    if adam:
         args.append('fused=device.type in ("cpu", "cuda")')
     return f"torch.optim.{name}(model.parameters(), {', '.join(args)})"
 
@@ -272,10 +295,53 @@ def _lesson_code(bug: Variant | None) -> str:
     return "\n\n\n".join(piece.rstrip() for piece in pieces)
 
 
-def _scheduler(config: RunConfig) -> str:
-    if config.schedule == "constant":
+def _scheduled(config: RunConfig) -> bool:
+    return config.schedule != "constant" or config.warmup_steps > 0
+
+
+def _scheduler(config: RunConfig, bug: Variant | None) -> str:
+    """advance_schedule (a bug's body swapped in) and lr_factor where a LambdaLR uses it."""
+    if not _scheduled(config):
         return ""
-    return f"\n\n\n{source_of(loop.lr_factor).rstrip()}\n\n\nSCHEDULE = {config.schedule!r}"
+    advance = source_of(step.advance_schedule)
+    if bug is not None and bug.broken_schedule is not None:
+        advance = with_body_of(step.advance_schedule, bug.broken_schedule)
+    pieces = [definition_of(step, "Scheduler"), advance]
+    if config.schedule in LAMBDA_SCHEDULES:
+        pieces.append(source_of(loop.lr_factor))
+    return "".join(f"\n\n\n{piece.rstrip()}" for piece in pieces)
+
+
+def _make_scheduler(config: RunConfig) -> str:
+    """The lines that build the config's schedule, as engine.loop.make_scheduler does."""
+    if not _scheduled(config):
+        return ""
+    schedulers = "torch.optim.lr_scheduler"
+    gamma = config.gamma if config.gamma is not None else DEFAULT_GAMMA.get(config.schedule)
+    if config.schedule == "step":
+        epochs = config.epochs
+        milestones = config.milestones or tuple(sorted({epochs // 3, 2 * epochs // 3} - {0}))
+        made = f"MultiStepLR(optimizer, milestones={list(milestones)}, gamma={gamma!r})"
+    elif config.schedule == "exponential":
+        made = f"ExponentialLR(optimizer, gamma={gamma!r})"
+    elif config.schedule == "plateau":
+        made = f"ReduceLROnPlateau(\n        optimizer, factor={gamma!r}, "
+        made += f"patience={config.plateau_patience})"
+    elif config.schedule == "onecycle":
+        made = f"OneCycleLR(\n        optimizer, max_lr={config.lr!r}, "
+        made += "total_steps=steps_per_epoch * EPOCHS, cycle_momentum=False)"
+    else:
+        made = "LambdaLR(\n        optimizer, "
+        made += f"lr_factor(SCHEDULE, steps_per_epoch * EPOCHS, {config.warmup_steps}))"
+    return (
+        "\n    steps_per_epoch = -(-len(y_train) // (BATCH_SIZE * ACCUMULATE))"
+        f"\n    scheduler = {schedulers}.{made}"
+    )
+
+
+LAMBDA_SCHEDULES = ("constant", "cosine", "warmup_cosine")  # lr_factor's schedules
+_TICK_BATCH = '\n            advance_schedule(scheduler, CLOCK, "batch")'
+_TICK_EPOCH = '\n        advance_schedule(scheduler, CLOCK, "epoch", on_val.loss)'
 
 
 def _practice_code(config: RunConfig) -> str:
@@ -287,6 +353,8 @@ def _practice_code(config: RunConfig) -> str:
         pieces.append(source_of(step.mixed_precision_step))
     if config.early_stopping:
         pieces += [source_of(step.EarlyStopping), source_of(step.watch_val_loss)]
+    if not config.bias_correction:
+        pieces.append(source_of(optimizers.HandAdam))
     if config.augment:
         pieces += [
             definition_of(augment, "MAX_DEGREES"),
@@ -298,10 +366,13 @@ def _practice_code(config: RunConfig) -> str:
 
 def _stdlib_imports(config: RunConfig) -> str:
     names = []
-    if config.augment or config.schedule != "constant":  # both compute with math's functions
+    lambda_lr = _scheduled(config) and config.schedule in LAMBDA_SCHEDULES
+    if config.augment or lambda_lr:  # both compute with math's functions
         names.append("import math")
     if config.resume_at:
         names += ["import tempfile", "from pathlib import Path"]
+    if not config.bias_correction:
+        names.append("from collections.abc import Iterable")
     return "\n".join(names)
 
 
@@ -316,6 +387,10 @@ def _step_call(config: RunConfig) -> str:
 
 def _constants(config: RunConfig) -> str:
     lines = []
+    if _scheduled(config):
+        lines.append(f"SCHEDULE = {config.schedule!r}")
+        clock = SCHEDULE_CLOCKS[config.schedule]
+        lines.append(f"CLOCK = {clock!r}  # what the schedule counts: steps, epochs, val_loss")
     if config.precision != "float32":
         lines.append(f"DTYPE = torch.{config.precision}  # autocast's float type")
     if config.early_stopping:
@@ -328,13 +403,13 @@ def _constants(config: RunConfig) -> str:
 def _resume(config: RunConfig) -> str:
     if not config.resume_at:
         return ""
-    scheduled = config.schedule != "constant"
+    scheduled = _scheduled(config)
     saved = '\n                "scheduler": scheduler.state_dict(),' if scheduled else ""
     load_scheduler = '\n            scheduler.load_state_dict(checkpoint["scheduler"])'
     load_scheduler = load_scheduler if scheduled else ""
     remake = [f"            optimizer = {_optimizer(config)}"]
     if scheduled:  # the schedule's lines, indented into the epoch loop
-        remake += [" " * 8 + line for line in _MAKE_SCHEDULER.strip("\n").splitlines()]
+        remake += [" " * 8 + line for line in _make_scheduler(config).strip("\n").splitlines()]
     return f"""
         if epoch == RESUME_AT:  # as if the process ended here and a new one took over
             path = Path(tempfile.mkdtemp()) / "checkpoint.pt"
@@ -360,11 +435,6 @@ _RESTORE_BEST = """
     stopper.restore_best(model)  # the best epoch's weights, not the last epoch's"""
 
 _STANDARDISE = "x_train, x_val, x_test = ((x - mean) / std for x in (x_train, x_val, x_test))"
-_MAKE_SCHEDULER = """
-    steps_per_epoch = -(-len(y_train) // (BATCH_SIZE * ACCUMULATE))
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lr_factor(SCHEDULE, steps_per_epoch * EPOCHS))"""
-
 _LOAD_DIGITS = """from sklearn.datasets import load_digits
 
     digits = load_digits()
@@ -545,7 +615,7 @@ def main() -> None:
               f"val_loss {on_val.loss:.6f}  val_acc {on_val.acc:.4f}")
         if diverged:
             print(f"loss became {loss.item()} at step {len(history)}: diverged")
-            return$early_stop$resume$restore_best
+            return$scheduler_epoch$early_stop$resume$restore_best
     on_test = evaluate(model, test_split, loss_fn)
     print(f"test  loss {on_test.loss:.6f}  acc {on_test.acc:.4f}")
 

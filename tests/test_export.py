@@ -49,6 +49,8 @@ def same(a: float, b: float) -> bool:
         "accumulation_not_divided",
         "augment_val",
         "schedule_restarted_on_resume",
+        "schedule_per_batch",
+        "adam_l2_not_adamw",
     ],
 )
 def test_exported_script_reproduces_the_engine(variant_id: str | None, tmp_path: Path) -> None:
@@ -63,6 +65,43 @@ def test_exported_script_reproduces_the_engine(variant_id: str | None, tmp_path:
     assert len(printed) == len(engine.epochs) >= 1
     for (epoch, train_loss, val_loss), record in zip(printed, engine.epochs, strict=True):
         assert epoch == record.epoch
+        assert same(train_loss, record.train_loss) and same(val_loss, record.val_loss)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [  # lessons 3.1-3.4's options, several per script to keep the runs few
+        {
+            "optimizer": "sgd",
+            "lr": 0.05,
+            "momentum": 0.9,
+            "nesterov": True,
+            "schedule": "plateau",
+            "plateau_patience": 0,
+            "hidden": (32, 32, 32),
+            "residual": True,
+            "init": "xavier_normal",
+            "init_scale": 0.5,
+        },
+        {
+            "optimizer": "adamw",
+            "weight_decay": 0.1,
+            "bias_correction": False,
+            "betas": (0.8, 0.99),
+            "eps": 1e-6,
+            "schedule": "onecycle",
+        },
+        {"schedule": "cosine", "warmup_steps": 30, "init": "kaiming_normal", "init_scale": 2.0},
+    ],
+)
+def test_exported_script_reproduces_new_options(options: dict[str, object], tmp_path: Path) -> None:
+    config = default_config(epochs=EPOCHS, **options)
+    finished = run_script(export_script(config), tmp_path)
+    assert finished.returncode == 0, finished.stderr
+    printed = [(float(tl), float(vl)) for _, tl, _, vl in EPOCH_LINE.findall(finished.stdout)]
+    engine = train(config)
+    assert len(printed) == len(engine.epochs)
+    for (train_loss, val_loss), record in zip(printed, engine.epochs, strict=True):
         assert same(train_loss, record.train_loss) and same(val_loss, record.val_loss)
 
 

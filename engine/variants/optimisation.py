@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import torch
 from torch import Tensor, nn
 
 from engine.config import OPTIMIZER_CLASSES, RunConfig
-from engine.source import changed_lines
-from engine.step import LossFn, Scheduler, TrainingParts, advance_schedule
+from engine.step import LossFn, Scheduler
 from engine.variants.variant import Variant
 
 # Each broken step is engine.step.train_step with one change, marked BUG. The app shows
@@ -101,11 +98,6 @@ def advance_schedule_every_batch(
         scheduler.step()  # its milestones and decay rate are written in epochs
     elif clock == "val_loss" and moment == "epoch":
         scheduler.step(val_loss)  # lowers the lr once the val loss stops improving
-
-
-def tick_per_batch(parts: TrainingParts) -> TrainingParts:
-    """The loop with scheduler.step() moved inside the batch loop."""
-    return replace(parts, advance_schedule=advance_schedule_every_batch)
 
 
 TOO_LOW_LR = 1e-6
@@ -317,8 +309,7 @@ VARIANTS = (
         "step-counted ones (warm-up, OneCycleLR, a LambdaLR over total steps) tick per batch.",
         expected_label="underfitting",
         requires={"schedule": "step"},
-        break_loop=tick_per_batch,
-        code_for=lambda base: changed_lines(advance_schedule, advance_schedule_every_batch),
+        broken_schedule=advance_schedule_every_batch,
     ),
     Variant(
         id="init_too_large",

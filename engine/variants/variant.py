@@ -9,17 +9,26 @@ from typing import Any
 
 from engine.config import RunConfig
 from engine.source import changed_lines
-from engine.step import EvaluateFn, StepFn, TrainingParts, evaluate, train_step
+from engine.step import (
+    EvaluateFn,
+    ScheduleFn,
+    StepFn,
+    TrainingParts,
+    advance_schedule,
+    evaluate,
+    train_step,
+)
 
 
 @dataclass(frozen=True)
 class Variant:
     """One deliberate bug, described for a learner and implemented for real.
 
-    A bug in the step or the evaluation is given as the broken function itself
-    (`broken_step`, `broken_evaluate`): its healthy and broken lines are then read from
-    the two functions' source, never written by hand. Other bugs give their lines as text
-    (`healthy_code`, `broken_code`) and change the config or swap another part.
+    A bug in the step, the evaluation or the schedule's tick is given as the broken
+    function itself (`broken_step`, `broken_evaluate`, `broken_schedule`): its healthy and
+    broken lines are then read from the two functions' source, never written by hand.
+    Other bugs give their lines as text (`healthy_code`, `broken_code`) and change the
+    config or swap another part.
     """
 
     id: str
@@ -43,6 +52,7 @@ class Variant:
     )
     broken_step: StepFn | None = None  # replaces engine.step.train_step
     broken_evaluate: EvaluateFn | None = None  # replaces engine.step.evaluate
+    broken_schedule: ScheduleFn | None = None  # replaces engine.step.advance_schedule
     break_loop: Callable[[TrainingParts], TrainingParts] | None = None  # any other swap
     # Lines that depend on the baseline (an lr bug shows the baseline's own optimizer).
     code_for: Callable[[RunConfig], tuple[str, str]] | None = None
@@ -52,6 +62,7 @@ class Variant:
         for healthy, broken in (
             (train_step, self.broken_step),
             (evaluate, self.broken_evaluate),
+            (advance_schedule, self.broken_schedule),
         ):
             if broken is not None:
                 healthy_code, broken_code = changed_lines(healthy, broken)
@@ -64,6 +75,8 @@ class Variant:
             parts = replace(parts, train_step=self.broken_step)
         if self.broken_evaluate is not None:
             parts = replace(parts, evaluate=self.broken_evaluate)
+        if self.broken_schedule is not None:
+            parts = replace(parts, advance_schedule=self.broken_schedule)
         if self.break_loop is not None:
             parts = self.break_loop(parts)
         return parts

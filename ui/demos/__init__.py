@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from ui.demos.depth import depth_demo, init_demo
 from ui.demos.module1 import (
     batch_size_demo,
     gradient_check_demo,
@@ -26,6 +27,7 @@ from ui.demos.module2 import (
 )
 from ui.demos.module3 import generalisation_demo, large_scale_demo, resume_demo
 from ui.demos.monitoring import monitoring_dashboard
+from ui.demos.optimizers import optimizer_demo, schedule_demo
 from ui.demos.practice import transfer_demo
 
 DEMOS: dict[str, Callable[[], None]] = {
@@ -41,6 +43,10 @@ DEMOS: dict[str, Callable[[], None]] = {
     "2.5": throughput_demo,
     "2.6": regularization_demo,
     "2.7": wave_demo,
+    "3.1": optimizer_demo,
+    "3.2": schedule_demo,
+    "3.3": init_demo,
+    "3.4": depth_demo,
     "3.5": large_scale_demo,
     "3.6": monitoring_dashboard,
     "3.7": generalisation_demo,
