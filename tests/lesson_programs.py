@@ -8,9 +8,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-import os
 import re
-import subprocess
 import sys
 import time
 from collections.abc import Mapping
@@ -20,6 +18,7 @@ from types import ModuleType
 import pytest
 
 from lessons.lesson_file import lesson_path
+from tests.warm_python import ScriptRun
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT_PACKAGES = {"engine", "lessons", "ui", "training_service"}
@@ -60,51 +59,29 @@ class BackgroundPrograms:
     """Programs started together, each in its own process, collected when a test asks.
 
     Each runs from the repository root on the CPU (the lessons quote CPU numbers) without
-    the app on its path (a standalone program must not need it).
+    the app on its path (a standalone program must not need it), in a child of the warm
+    interpreter (tests/warm_python.py) that has torch imported already.
     """
 
     def __init__(self, programs: Mapping[str, Path], timeout_s: float = 60) -> None:
-        env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
-        env.pop("PYTHONPATH", None)
         self.timeout_s = timeout_s
-        self.running = {
-            key: (
-                subprocess.Popen(
-                    [sys.executable, str(path)],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE,
-                    text=True,
-                ),
-                time.monotonic(),
-            )
-            for key, path in programs.items()
-        }
-        self.finished: dict[str, tuple[int, str, str]] = {}
+        self.started = time.monotonic()
+        self.running = {key: ScriptRun(path, ROOT) for key, path in programs.items()}
 
     def output(self, key: str) -> str:
         """What the program printed; fails if it ran over the time limit or exited non-zero."""
-        if key not in self.finished:
-            process, started = self.running[key]
-            left = self.timeout_s - (time.monotonic() - started)
-            try:
-                stdout, stderr = process.communicate(timeout=max(left, 1))
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.communicate()
-                pytest.fail(f"the program of lesson {key} ran over {self.timeout_s:g} s")
-            self.finished[key] = (process.returncode, stdout, stderr)
-        code, stdout, stderr = self.finished[key]
-        assert code == 0, f"the program of lesson {key}: {stderr[-2000:]}"
-        return stdout
+        left = self.timeout_s - (time.monotonic() - self.started)
+        try:
+            finished = self.running[key].wait(max(left, 1))
+        except TimeoutError:
+            pytest.fail(f"the program of lesson {key} ran over {self.timeout_s:g} s")
+        assert finished.returncode == 0, f"the program of lesson {key}: {finished.stderr[-2000:]}"
+        return finished.stdout
 
     def stop(self) -> None:
         """Kill whatever is still running (a test that failed before collecting it)."""
-        for process, _ in self.running.values():
-            if process.poll() is None:
-                process.kill()
-                process.communicate()
+        for run in self.running.values():
+            run.kill()
 
 
 def load_module(path: Path, name: str | None = None) -> ModuleType:

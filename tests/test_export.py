@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,18 +12,17 @@ from engine.config import default_config
 from engine.export import ExportError, code_diff, export_script, replace_block
 from engine.training import train
 from engine.variants import all_variants, apply_variant, get_variant
+from tests.warm_python import Finished, run_script
 
 EPOCHS = 3
 EPOCH_LINE = re.compile(r"epoch +(\d+) +train_loss (\S+) +train_acc (\S+) +val_loss (\S+)")
 
 
-def run_script(text: str, folder: Path) -> subprocess.CompletedProcess[str]:
+def run_exported(text: str, folder: Path) -> Finished:
     path = folder / "exported.py"
     path.write_text(text)
     # Run from an empty folder with no project on the path: torch and sklearn only.
-    return subprocess.run(
-        [sys.executable, "-I", str(path)], capture_output=True, text=True, cwd=folder, timeout=180
-    )
+    return run_script(path, folder, timeout_s=180)
 
 
 def same(a: float, b: float) -> bool:
@@ -56,7 +53,7 @@ def same(a: float, b: float) -> bool:
 def test_exported_script_reproduces_the_engine(variant_id: str | None, tmp_path: Path) -> None:
     baseline = default_config(epochs=EPOCHS)
     text = export_script(baseline, variant_id)
-    finished = run_script(text, tmp_path)
+    finished = run_exported(text, tmp_path)
     assert finished.returncode == 0, finished.stderr
     printed = [
         (int(e), float(tl), float(vl)) for e, tl, _, vl in EPOCH_LINE.findall(finished.stdout)
@@ -96,7 +93,7 @@ def test_exported_script_reproduces_the_engine(variant_id: str | None, tmp_path:
 )
 def test_exported_script_reproduces_new_options(options: dict[str, object], tmp_path: Path) -> None:
     config = default_config(epochs=EPOCHS, **options)
-    finished = run_script(export_script(config), tmp_path)
+    finished = run_exported(export_script(config), tmp_path)
     assert finished.returncode == 0, finished.stderr
     printed = [(float(tl), float(vl)) for _, tl, _, vl in EPOCH_LINE.findall(finished.stdout)]
     engine = train(config)
@@ -106,7 +103,7 @@ def test_exported_script_reproduces_new_options(options: dict[str, object], tmp_
 
 
 def test_a_crashing_bug_crashes_the_script_the_same_way(tmp_path: Path) -> None:
-    finished = run_script(export_script(default_config(epochs=1), "swapped_loss_args"), tmp_path)
+    finished = run_exported(export_script(default_config(epochs=1), "swapped_loss_args"), tmp_path)
     assert finished.returncode != 0
     assert "not implemented for 'Long'" in finished.stderr
 

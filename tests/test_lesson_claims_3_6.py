@@ -7,11 +7,8 @@ own runs of its broken variants on digits; each quote is compared with what real
 from __future__ import annotations
 
 import math
-import os
 import re
 import statistics
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from types import ModuleType
@@ -29,6 +26,7 @@ from engine.variants import apply_variant, get_variant, healthy_reference
 from lessons.curriculum import CURRICULUM
 from lessons.lesson_file import Lesson, has_content, lesson_path, load_lesson
 from tests.lesson_programs import load_module as import_file
+from tests.warm_python import run_script
 
 ROOT = Path(__file__).resolve().parent.parent
 PROGRAM = ROOT / "lessons" / "programs" / "lesson_3_6.py"
@@ -46,15 +44,7 @@ def program() -> ModuleType:
 @pytest.fixture(scope="module")
 def program_output() -> str:
     """The program run as a learner runs it: its own process, from the repository root."""
-    cpu_only = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}  # the lesson quotes a CPU run
-    finished = subprocess.run(
-        [sys.executable, str(PROGRAM)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=cpu_only,
-        timeout=60,
-    )
+    finished = run_script(PROGRAM, ROOT, timeout_s=60)  # on the CPU, as the lesson quotes
     assert finished.returncode == 0, finished.stderr[-2000:]
     return finished.stdout
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +18,7 @@ from lessons.lesson_file import (
     load_lesson,
 )
 from tests.lesson_programs import check_stands_alone
+from tests.warm_python import run_script
 
 ROOT = Path(__file__).resolve().parent.parent
 WRITTEN = [lesson.id for lesson in CURRICULUM if has_content(lesson.id)]
@@ -134,15 +132,7 @@ def test_solution_runs_and_prints_what_the_lesson_expects(solution: Path) -> Non
         for exercise in load_lesson(lesson_path(lesson_id)).exercises
         if exercise.solution == solution
     ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    finished = subprocess.run(
-        [sys.executable, str(solution)],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=env,
-        timeout=240,
-    )
+    finished = run_script(solution, ROOT, timeout_s=240, extra_path=(str(ROOT),))
     assert finished.returncode == 0, finished.stderr[-2000:]
     for text in expected:
         assert text in finished.stdout
