@@ -19,6 +19,7 @@ from engine.compare import compare, comparison_json, diagnose_run, run_json
 from engine.config import (
     ACTIVATIONS,
     DATASETS,
+    INITS,
     MODELS,
     OPTIMIZERS,
     PRECISIONS,
@@ -68,6 +69,26 @@ def _hidden(text: str) -> tuple[int, ...]:
         ) from None
 
 
+def _betas(text: str) -> tuple[float, float]:
+    # Only the shape is checked here; the range (0 to 0.9999) is RunConfig's to name.
+    try:
+        beta1, beta2 = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected two comma-separated numbers such as 0.9,0.999, got {text!r}"
+        ) from None
+    return beta1, beta2
+
+
+def _milestones(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated epochs such as 5,10, got {text!r}"
+        ) from None
+
+
 def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dataset", choices=DATASETS, default="digits")
     parser.add_argument("--data-dir", default="data", help="where mnist/fashion_mnist live")
@@ -96,6 +117,37 @@ def _add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--layer-norm", action="store_true", default=None)
     parser.add_argument(
         "--resume-at", type=int, metavar="EPOCH", help="checkpoint and resume after this epoch"
+    )
+    # Lessons 3.1-3.4. Each flag left out keeps RunConfig's default (None = not given), and a
+    # flag that does not fit the rest (--nesterov with adam) is RunConfig's ConfigError: exit 2.
+    parser.add_argument("--init", choices=INITS, help="initial weights (default: PyTorch's)")
+    parser.add_argument(
+        "--init-scale", type=float, metavar="S", help="multiply every initial weight by S"
+    )
+    parser.add_argument(
+        "--residual", action="store_true", default=None, help="mlp: x + block(x) blocks"
+    )
+    parser.add_argument(
+        "--nesterov", action="store_true", default=None, help="sgd with --momentum above 0"
+    )
+    parser.add_argument("--betas", type=_betas, metavar="B1,B2", help="adam/adamw, e.g. 0.9,0.999")
+    parser.add_argument("--eps", type=float, help="adam/adamw/rmsprop denominator term")
+    parser.add_argument(
+        "--no-bias-correction",
+        dest="bias_correction",
+        action="store_false",
+        default=None,
+        help="adam/adamw without bias correction",
+    )
+    parser.add_argument(
+        "--milestones", type=_milestones, metavar="E1,E2", help="step schedule: lr *= gamma"
+    )
+    parser.add_argument("--gamma", type=float, help="step/exponential/plateau factor")
+    parser.add_argument(
+        "--warmup-steps", type=int, metavar="N", help="constant/cosine/warmup_cosine warm-up"
+    )
+    parser.add_argument(
+        "--plateau-patience", type=int, metavar="EPOCHS", help="plateau schedule patience"
     )
 
 
@@ -169,6 +221,8 @@ def config_from(args: argparse.Namespace) -> RunConfig:
         "epochs", "batch_size", "lr", "seed", "model", "optimizer", "hidden", "activation",
         "threads", "momentum", "subset", "schedule", "accumulate", "precision",
         "early_stopping", "augment", "batch_norm", "layer_norm", "resume_at",
+        "init", "init_scale", "residual", "nesterov", "betas", "eps", "bias_correction",
+        "milestones", "gamma", "warmup_steps", "plateau_patience",
     ):  # fmt: skip
         value = getattr(args, name, None)
         if value is not None:

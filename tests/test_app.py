@@ -336,3 +336,26 @@ def test_playground_reaches_the_module_3_options_and_names_a_bad_pair() -> None:
     assert not at.exception and "**run** →" in texts(at)
     base, config, results = at.session_state["play_results"]
     assert (config.accumulate, config.early_stopping) == (4, 2)
+
+
+def test_playground_shows_each_optimizers_and_schedules_own_options() -> None:
+    at = open_page("playground")
+    labels = {w.label for w in at.number_input}
+    assert {"Beta 1", "Beta 2", "Epsilon", "Warm-up steps"} <= labels  # adam, constant
+    _by_label(at.selectbox, "Optimizer").set_value("sgd").run()
+    assert "Beta 1" not in {w.label for w in at.number_input}
+    _by_label(at.checkbox, "Nesterov momentum").check()
+    at.button[0].click().run()  # momentum is still 0
+    assert not at.exception and at.error and "nesterov = True" in at.error[0].value
+    _by_label(at.checkbox, "Nesterov momentum").uncheck()
+    _by_label(at.selectbox, "LR schedule").set_value("onecycle").run()
+    assert "Warm-up steps" not in {w.label for w in at.number_input}
+    _by_label(at.selectbox, "Initialisation").set_value("kaiming_normal")
+    at.text_input[0].set_value("32,32,32,32")
+    _by_label(at.checkbox, "Residual connections").check()
+    at.slider[1].set_value(3)
+    at.button[0].click().run()
+    assert not at.exception and not at.error and "**run** →" in texts(at)
+    base, config, results = at.session_state["play_results"]
+    assert (config.schedule, config.init, config.residual) == ("onecycle", "kaiming_normal", True)
+    assert config.hidden == (32, 32, 32, 32) and config.betas == (0.9, 0.999)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.checkpoint import FORMAT
-from engine.cli import main
+from engine.cli import build_parser, config_from, main
 
 RUN_KEYS = {"config", "epochs", "steps", "test", "seconds", "diagnosis", "variant", "error"}
 EPOCH_KEYS = {"epoch", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"}
@@ -214,3 +214,66 @@ def test_blank_variant_exits_2_listing_the_valid_ids(
     code, out, err = run_cli([command, "--epochs", "1", "--variant", variant], capsys)
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
     assert f"unknown variant {variant!r}" in err and "lr_too_high" in err
+
+
+def test_lesson_3_options_reach_the_trained_run(capsys: pytest.CaptureFixture[str]) -> None:
+    args = [
+        "run", "--epochs", "3", "--subset", "200", "--hidden", "32,32,32,32", "--residual",
+        "--init", "kaiming_normal", "--init-scale", "0.5", "--optimizer", "sgd", "--lr", "0.05",
+        "--momentum", "0.9", "--nesterov", "--schedule", "step", "--milestones", "1,2",
+        "--gamma", "0.5", "--json",
+    ]  # fmt: skip
+    code, out, _ = run_cli(args, capsys)
+    config = json.loads(out)["config"]
+    assert code == 0 and config["residual"] and config["nesterov"]
+    assert (config["init"], config["init_scale"]) == ("kaiming_normal", 0.5)
+    assert (config["milestones"], config["gamma"]) == ([1, 2], 0.5)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ["--betas", "0.8,0.99", "--eps", "1e-6", "--no-bias-correction"],
+            {"betas": (0.8, 0.99), "eps": 1e-6, "bias_correction": False},
+        ),
+        (
+            ["--schedule", "plateau", "--plateau-patience", "4", "--gamma", "0.3"],
+            {"schedule": "plateau", "plateau_patience": 4, "gamma": 0.3},
+        ),
+        (
+            ["--schedule", "warmup_cosine", "--warmup-steps", "50", "--init", "xavier_normal"],
+            {"warmup_steps": 50, "init": "xavier_normal"},
+        ),
+        ([], {"betas": (0.9, 0.999), "bias_correction": True, "milestones": (), "gamma": None}),
+    ],
+)
+def test_lesson_3_flags_become_config_fields(args: list[str], expected: dict[str, object]) -> None:
+    config = config_from(build_parser().parse_args(["run", *args]))
+    assert {name: getattr(config, name) for name in expected} == expected
+
+
+@pytest.mark.parametrize(
+    ("args", "reason"),
+    [
+        (["--nesterov"], "nesterov = True is not allowed"),
+        (["--optimizer", "adam", "--momentum", "0.9", "--nesterov"], "nesterov = True"),
+        (["--milestones", "5,10"], "milestones = (5, 10) is not allowed"),
+        (["--schedule", "step", "--milestones", "10,5"], "milestones = (10, 5)"),
+        (["--gamma", "0.5"], "gamma = 0.5 is not allowed"),
+        (["--schedule", "onecycle", "--warmup-steps", "10"], "warmup_steps = 10"),
+        (["--optimizer", "sgd", "--no-bias-correction"], "bias_correction = False"),
+        (["--model", "cnn", "--residual"], "residual = True"),
+        (["--betas", "0.9,1.5"], "betas = (0.9, 1.5) is not allowed"),
+        (["--betas", "0.9"], "two comma-separated numbers"),
+        (["--milestones", "5,x"], "comma-separated epochs"),
+        (["--init-scale", "-1"], "init_scale = -1.0"),
+        (["--init", "orthogonal"], "invalid choice"),
+    ],
+)
+def test_a_bad_lesson_3_combination_exits_2_naming_the_field(
+    args: list[str], reason: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run_cli(["run", "--epochs", "20", *args], capsys)
+    assert code == 2 and out == ""
+    assert reason in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
