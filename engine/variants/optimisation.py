@@ -320,9 +320,10 @@ VARIANTS = (
         healthy_code="nn.init.xavier_uniform_(layer.weight)",
         broken_code="nn.init.xavier_uniform_(layer.weight)\nlayer.weight.data *= 5.0",
         why="Xavier's scale keeps each layer's outputs about as spread as its inputs. Five "
-        "times larger weights push most tanh units to +-1, where the slope is nearly zero: "
-        "the hidden units act like on/off switches, the gradient reaching early layers is "
-        "tiny, and the net memorises the training set with features that do not generalise.",
+        "times larger weights push about half the tanh units to +-1 (|a| > 0.99), where the "
+        "slope is nearly zero: they act like on/off switches. The large weights also make the "
+        "gradients several times larger, so the units still in their sensitive range jump "
+        "about, and the net memorises the training set with features that do not generalise.",
         fix="Keep the standard init for the activation (Xavier for tanh, Kaiming for ReLU) "
         "and check each layer's activation std at initialisation (close to 1, not saturated).",
         expected_label="overfitting",
