@@ -160,6 +160,17 @@ class RunConfig:
         """Examples behind one optimizer step: batch_size times the micro-batches."""
         return self.batch_size * self.accumulate
 
+    @property
+    def schedule_gamma(self) -> float:
+        """The schedule's factor: gamma, or the schedule's default (1.0 where none applies)."""
+        return self.gamma if self.gamma is not None else DEFAULT_GAMMA.get(self.schedule, 1.0)
+
+    @property
+    def step_milestones(self) -> tuple[int, ...]:
+        """The step schedule's epochs: milestones, or by default after each third of the run."""
+        thirds = {self.epochs // 3, 2 * self.epochs // 3} - {0}
+        return self.milestones or tuple(sorted(thirds))
+
     def key(self) -> str:
         """A stable text key for caches shared between sessions."""
         return json.dumps(self.to_dict(), sort_keys=True)

@@ -16,7 +16,7 @@ import difflib
 from string import Template
 
 from engine import augment, device, loop, optimizers, step
-from engine.config import DEFAULT_GAMMA, OPTIMIZER_CLASSES, SCHEDULE_CLOCKS, RunConfig
+from engine.config import OPTIMIZER_CLASSES, SCHEDULE_CLOCKS, RunConfig
 from engine.models import ACTIVATION_LAYERS
 from engine.source import definition_of, source_of, with_body_of
 from engine.variants import Variant, apply_variant, get_variant, healthy_reference
@@ -317,11 +317,10 @@ def _make_scheduler(config: RunConfig) -> str:
     if not _scheduled(config):
         return ""
     schedulers = "torch.optim.lr_scheduler"
-    gamma = config.gamma if config.gamma is not None else DEFAULT_GAMMA.get(config.schedule)
+    gamma = config.schedule_gamma
     if config.schedule == "step":
-        epochs = config.epochs
-        milestones = config.milestones or tuple(sorted({epochs // 3, 2 * epochs // 3} - {0}))
-        made = f"MultiStepLR(optimizer, milestones={list(milestones)}, gamma={gamma!r})"
+        milestones = list(config.step_milestones)
+        made = f"MultiStepLR(optimizer, milestones={milestones}, gamma={gamma!r})"
     elif config.schedule == "exponential":
         made = f"ExponentialLR(optimizer, gamma={gamma!r})"
     elif config.schedule == "plateau":

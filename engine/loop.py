@@ -21,7 +21,7 @@ from torch import nn
 
 from engine.activations import ActivationRecorder, weight_norm
 from engine.checkpoint import restore, save
-from engine.config import DEFAULT_GAMMA, SCHEDULE_CLOCKS, RunConfig
+from engine.config import SCHEDULE_CLOCKS, RunConfig
 from engine.crash_advice import explain_error
 from engine.data import make_loader
 from engine.device import pick_device
@@ -84,13 +84,11 @@ def make_scheduler(parts: TrainingParts, optimizer: torch.optim.Optimizer) -> Sc
     config = parts.config
     steps_per_epoch = math.ceil(len(parts.data.train) / config.examples_per_step)
     total_steps = steps_per_epoch * config.epochs
-    gamma = config.gamma if config.gamma is not None else DEFAULT_GAMMA.get(config.schedule, 1.0)
+    gamma = config.schedule_gamma
     schedulers = torch.optim.lr_scheduler
     if config.schedule == "step":
-        epochs = config.epochs
-        thirds = {epochs // 3, 2 * epochs // 3} - {0}  # by default: lr *= gamma after each third
-        milestones = config.milestones or tuple(sorted(thirds))
-        return schedulers.MultiStepLR(optimizer, milestones=list(milestones), gamma=gamma)
+        milestones = list(config.step_milestones)
+        return schedulers.MultiStepLR(optimizer, milestones=milestones, gamma=gamma)
     if config.schedule == "exponential":
         return schedulers.ExponentialLR(optimizer, gamma=gamma)
     if config.schedule == "plateau":
