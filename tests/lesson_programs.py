@@ -107,6 +107,12 @@ def flat_lesson_text(lesson_id: str) -> str:
     return " ".join(lesson_text(lesson_id).split())
 
 
+def assert_says(text: str, *quotes: str) -> None:
+    """Fail, naming the quote, when the lesson text no longer contains one of the quotes."""
+    for quote in quotes:
+        assert quote in text, f"the lesson no longer says {quote!r}"
+
+
 def lesson_section(lesson_id: str, heading: str) -> str:
     """One section of the lesson as written, up to the next `## ` heading."""
     pattern = rf"^## {re.escape(heading)}\n(.*?)(?=^## |\Z)"

@@ -9,9 +9,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from lessons.curriculum import outline
+from tests.demo_app import CHART, check, metrics
 from ui.demos import DEMOS
-
-CHART = "vega_lite_chart"  # the element type st.altair_chart produces
 
 
 def render(lesson_id: str) -> AppTest:
@@ -20,15 +19,6 @@ def render(lesson_id: str) -> AppTest:
         f"from ui.demos import DEMOS\nDEMOS[{lesson_id!r}]()", default_timeout=60
     )
     return check(app.run())
-
-
-def check(app: AppTest) -> AppTest:
-    assert not app.exception, [e.value for e in app.exception]
-    return app
-
-
-def metrics(app: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in app.metric}
 
 
 def test_registry_covers_the_lessons_with_visuals() -> None:

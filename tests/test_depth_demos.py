@@ -15,8 +15,8 @@ from engine.depth import (
     signal_through_depth,
     symmetry_after_training,
 )
+from tests.demo_app import CHART, check, metrics, render_demo
 
-CHART = "vega_lite_chart"
 DEEP = {"hidden": (32,) * 20}  # the 20-layer, width-32 MLP of lesson 3.4
 
 
@@ -126,19 +126,7 @@ def test_residual_and_normalised_nets_keep_the_first_layer_gradient() -> None:
 
 
 def render(function: str) -> AppTest:
-    app = AppTest.from_string(
-        f"from ui.demos.depth import {function}\n{function}()", default_timeout=120
-    )
-    return check(app.run())
-
-
-def check(app: AppTest) -> AppTest:
-    assert not app.exception, [e.value for e in app.exception]
-    return app
-
-
-def metrics(app: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in app.metric}
+    return render_demo("ui.demos.depth", function)
 
 
 def test_init_demo_draws_each_init_and_follows_its_widgets() -> None:

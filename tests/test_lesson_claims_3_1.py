@@ -13,6 +13,7 @@ import math
 import re
 import tomllib
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 
@@ -26,6 +27,7 @@ from engine.variants.variant import healthy_reference
 from lessons.lesson_file import lesson_path, load_lesson
 from tests.lesson_programs import (
     BackgroundPrograms,
+    assert_says,
     check_stands_alone,
     flat_lesson_text,
     lesson_section,
@@ -53,9 +55,7 @@ def program() -> ModuleType:
     return load_module(PROGRAM, "lesson_3_1_program")
 
 
-def in_text(*quotes: str) -> None:
-    for quote in quotes:
-        assert quote in TEXT, f"the lesson no longer says {quote!r}"
+in_text = partial(assert_says, TEXT)
 
 
 def fragment(starting: str) -> str:

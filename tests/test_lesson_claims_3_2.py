@@ -13,6 +13,7 @@ import re
 import tomllib
 import warnings
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 
@@ -27,6 +28,7 @@ from engine.variants import apply_variant
 from lessons.lesson_file import lesson_path, load_lesson
 from tests.lesson_programs import (
     BackgroundPrograms,
+    assert_says,
     check_stands_alone,
     flat_lesson_text,
     lesson_section,
@@ -55,9 +57,7 @@ def program() -> ModuleType:
     return load_module(PROGRAM, "lesson_3_2_program")
 
 
-def in_text(*quotes: str) -> None:
-    for quote in quotes:
-        assert quote in TEXT, f"the lesson no longer says {quote!r}"
+in_text = partial(assert_says, TEXT)
 
 
 def fragments() -> list[str]:

@@ -28,6 +28,7 @@ from engine.variants import apply_variant, get_variant, healthy_reference
 from lessons.lesson_file import lesson_path, load_lesson
 from tests.lesson_programs import (
     BackgroundPrograms,
+    assert_says,
     check_stands_alone,
     lesson_section,
     load_module,
@@ -64,9 +65,7 @@ def program() -> object:
     return load_module(PROGRAM, "lesson_3_3_program")
 
 
-def says(*phrases: str) -> None:
-    for phrase in phrases:
-        assert phrase in TEXT, f"the lesson no longer says {phrase!r}"
+says = partial(assert_says, TEXT)
 
 
 def digits_batch(n: int = 64) -> tuple[torch.Tensor, torch.Tensor]:

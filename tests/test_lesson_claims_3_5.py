@@ -22,6 +22,7 @@ from engine.variants import apply_variant
 from lessons.lesson_file import lesson_path, load_lesson
 from tests.lesson_programs import (
     BackgroundPrograms,
+    assert_says,
     check_stands_alone,
     flat_lesson_text,
     lesson_section,
@@ -49,9 +50,7 @@ def program_output() -> str:
     return _runs[-1].output("3.5")
 
 
-def says(*phrases: str) -> None:
-    for phrase in phrases:
-        assert phrase in TEXT, f"the lesson no longer says {phrase!r}"
+says = partial(assert_says, TEXT)
 
 
 def code_block(starting: str) -> str:

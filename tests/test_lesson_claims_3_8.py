@@ -15,6 +15,7 @@ import re
 import textwrap
 import tomllib
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -27,6 +28,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from lessons.lesson_file import lesson_path, load_lesson
 from tests.lesson_programs import (
     BackgroundPrograms,
+    assert_says,
     check_stands_alone,
     flat_lesson_text,
     lesson_section,
@@ -55,9 +57,7 @@ def program() -> ModuleType:
     return load_module(PROGRAM, "lesson_3_8_program")
 
 
-def in_text(*quotes: str) -> None:
-    for quote in quotes:
-        assert quote in TEXT, f"the lesson no longer says {quote!r}"
+in_text = partial(assert_says, TEXT)
 
 
 def fragments() -> list[str]:

@@ -17,8 +17,8 @@ from engine.config import default_config
 from engine.data import load_data
 from engine.lr_range import BLOW_UP, SUGGESTION_BELOW_MINIMUM, lr_range_test
 from engine.surfaces import SURFACES, Racer, descend, race, surface_grid
+from tests.demo_app import CHART, check, metrics, render_demo
 
-CHART = "vega_lite_chart"
 RAVINE, SADDLE, VALLEY = SURFACES["ravine"], SURFACES["saddle"], SURFACES["valley"]
 
 
@@ -173,19 +173,7 @@ def test_range_test_checks_its_input() -> None:
 
 
 def render(function: str) -> AppTest:
-    app = AppTest.from_string(
-        f"from ui.demos.optimizers import {function}\n{function}()", default_timeout=120
-    )
-    return check(app.run())
-
-
-def check(app: AppTest) -> AppTest:
-    assert not app.exception, [e.value for e in app.exception]
-    return app
-
-
-def metrics(app: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in app.metric}
+    return render_demo("ui.demos.optimizers", function)
 
 
 def test_3_1_demo_races_and_shows_adams_first_steps() -> None:

@@ -7,8 +7,8 @@ from streamlit.testing.v1 import AppTest
 
 from engine.scale import gpus_to_hold, training_days, training_flops, training_memory_gb
 from engine.transfer import transfer_comparison
+from tests.demo_app import CHART, check, metrics
 
-CHART = "vega_lite_chart"  # the element type st.altair_chart produces
 FROZEN, UNFROZEN, SCRATCH = (
     "frozen trunk + new head",
     "unfrozen (trunk lr ÷ 10)",
@@ -26,15 +26,6 @@ def scale_app() -> None:
     from ui.demos.practice import scale_calculator_demo
 
     scale_calculator_demo()
-
-
-def check(app: AppTest) -> AppTest:
-    assert not app.exception, [e.value for e in app.exception]
-    return app
-
-
-def metrics(app: AppTest) -> dict[str, str]:
-    return {m.label: m.value for m in app.metric}
 
 
 def shown_accuracies(shots: int) -> dict[str, str]:
