@@ -228,7 +228,7 @@ def run_epoch(state: LoopState, notify: Callable[[Record], None], stop: Callable
     loader = make_loader(
         parts.data.train, config.examples_per_step, config.shuffle, state.shuffle_generator
     )
-    telemetry = EpochTelemetry(epoch=state.epoch + 1)
+    telemetry = EpochTelemetry(state.epoch + 1, list(parts.model.named_parameters()))
     status = "completed"
     for inputs, targets in loader:
         if stop():
@@ -265,13 +265,15 @@ class EpochTelemetry:
     """What an epoch measures besides the loss: gradient norms per layer, time, memory."""
 
     epoch: int
+    # Listed once per epoch: walking the module tree every step cost more than the norms.
+    parameters: list[tuple[str, nn.Parameter]]
     steps: int = 0
     started: float = field(default_factory=time.perf_counter)
     layer_sums: dict[str, float] = field(default_factory=dict)
 
     def record_step(self, state: LoopState, loss: float) -> StepRecord:
         """Count one step into the state's history, with its gradient norm and lr."""
-        grad_norm, layer_norms = gradient_norms(state.parts.model)
+        grad_norm, layer_norms = gradient_norms(self.parameters)
         for name, norm in layer_norms.items():
             self.layer_sums[name] = self.layer_sums.get(name, 0.0) + norm
         self.steps += 1
@@ -311,9 +313,9 @@ class EpochTelemetry:
         return record
 
 
-def gradient_norms(model: nn.Module) -> tuple[float, dict[str, float]]:
-    """The total gradient norm and each layer's weight-gradient norm (missing grads count 0)."""
-    named = list(model.named_parameters())
+def gradient_norms(named: list[tuple[str, nn.Parameter]]) -> tuple[float, dict[str, float]]:
+    """The total gradient norm and each layer's weight-gradient norm (missing grads count 0),
+    for a model's `named_parameters()`."""
     if not named:
         return 0.0, {}
     # A gradient that is None (never computed, or wiped by zero_grad) is a zero gradient.

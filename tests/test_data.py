@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 import torch
-from torch.utils.data import DataLoader
+from torch.utils.data import BatchSampler, DataLoader, RandomSampler
 
 from engine.config import default_config
-from engine.data import DataUnavailableError, download, load_data, make_loader
+from engine.data import BatchDataset, DataUnavailableError, download, load_data, make_loader
 from tests.mnist_files import write_mnist_format
 
 
@@ -38,11 +38,27 @@ def test_unstandardised_option_keeps_raw_pixels() -> None:
     assert data.train.inputs.min() == 0 and data.train.inputs.max() == 16
 
 
-def test_loader_is_a_real_dataloader_that_shuffles_every_epoch() -> None:
+def test_loader_gives_a_dataloaders_batches_and_shuffles_every_epoch() -> None:
     data = load_data(default_config())
     generator = torch.Generator().manual_seed(0)
     loader = make_loader(data.train, 32, shuffle=True, generator=generator)
-    assert isinstance(loader, DataLoader)
+    # The same samplers through a real DataLoader, two epochs each: identical batches.
+    reference_generator = torch.Generator().manual_seed(0)
+    sampler = BatchSampler(
+        RandomSampler(BatchDataset(data.train), generator=reference_generator), 32, False
+    )
+    reference = DataLoader(BatchDataset(data.train), sampler=sampler, batch_size=None)
+    for _ in range(2):
+        torch.manual_seed(1)
+        ours, after_ours = list(make_loader(data.train, 32, True, generator)), torch.rand(3)
+        torch.manual_seed(1)
+        theirs, after_theirs = list(reference), torch.rand(3)
+        # ...and torch's global generator (dropout's) is left where a DataLoader leaves it.
+        assert torch.equal(after_ours, after_theirs)
+        assert len(ours) == len(theirs) == 40
+        for (inputs, targets), (their_inputs, their_targets) in zip(ours, theirs, strict=True):
+            assert torch.equal(inputs, their_inputs) and torch.equal(targets, their_targets)
+    generator.manual_seed(0)
     first = torch.cat([targets for _, targets in loader])
     second = torch.cat([targets for _, targets in loader])
     assert len(first) == len(data.train)
