@@ -273,7 +273,7 @@ class EpochTelemetry:
 
     def record_step(self, state: LoopState, loss: float) -> StepRecord:
         """Count one step into the state's history, with its gradient norm and lr."""
-        grad_norm, layer_norms = gradient_norms(self.parameters)
+        grad_norm, layer_norms = named_gradient_norms(self.parameters)
         for name, norm in layer_norms.items():
             self.layer_sums[name] = self.layer_sums.get(name, 0.0) + norm
         self.steps += 1
@@ -313,9 +313,15 @@ class EpochTelemetry:
         return record
 
 
-def gradient_norms(named: list[tuple[str, nn.Parameter]]) -> tuple[float, dict[str, float]]:
-    """The total gradient norm and each layer's weight-gradient norm (missing grads count 0),
-    for a model's `named_parameters()`."""
+def gradient_norms(model: nn.Module) -> tuple[float, dict[str, float]]:
+    """The total gradient norm and each layer's weight-gradient norm (missing grads count 0)."""
+    return named_gradient_norms(list(model.named_parameters()))
+
+
+def named_gradient_norms(
+    named: list[tuple[str, nn.Parameter]],
+) -> tuple[float, dict[str, float]]:
+    """`gradient_norms` for a model's `named_parameters()`, listed once by the caller."""
     if not named:
         return 0.0, {}
     # A gradient that is None (never computed, or wiped by zero_grad) is a zero gradient.
