@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import ast
 import json
+import os
 import pkgutil
+import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import training_service
@@ -91,3 +95,44 @@ def test_a_dead_worker_shows_in_the_progress_text_while_the_others_run() -> None
     assert text == (
         "baseline: done · no_shuffle: failed (The training process stopped unexpectedly.)"
     )
+
+
+def _wait_for(condition: Callable[[], bool], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return condition()
+
+
+def _pipe_full(board: TrainingBoard) -> bool:
+    before = board.health().unread_bytes
+    time.sleep(1.0)
+    return before >= 16_384 and board.health().unread_bytes == before
+
+
+def test_a_worker_killed_while_writing_does_not_stop_training_for_anyone() -> None:
+    # issue 13, item 1: the server paused, a worker SIGKILLed while blocked writing to the
+    # server, then every later comparison waited forever (shared result queue, its lock held
+    # by the dead worker, half a message left in the pipe).
+    board = TrainingBoard(workers=2, data_dir=None)
+    warm = board.submit(default_config("digits", epochs=1), "learner")
+    assert warm.done.wait(timeout=120) and warm.result is not None
+    long_run = board.submit(default_config("digits", epochs=60), "learner")
+    with board._lock:  # a paused server: the dispatcher reads no more messages
+        # Records pile up in the pipe until it is full and the worker blocks half-way
+        # through writing a message: the unread bytes stop growing.
+        assert _wait_for(lambda: _pipe_full(board), 60)
+        pid = board.health().pid_of(long_run.id)
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        assert _wait_for(lambda: not board.health().alive(pid), 10)
+    assert long_run.done.wait(timeout=30)
+    assert long_run.problem == "The training process stopped unexpectedly."
+    # Both workers train again: two new runs at once, each to the end.
+    after = [board.submit(default_config("digits", epochs=2, seed=seed), "next") for seed in (1, 2)]
+    for job in after:
+        assert job.done.wait(timeout=120) and job.result is not None
+        assert job.result.status == "completed" and len(job.result.epochs) == 2
+    assert board.health().workers_alive == 2

@@ -63,6 +63,33 @@ class TrainingJob:
         return len(self.steps) / elapsed if elapsed > 0 else None
 
 
+@dataclass(frozen=True)
+class WorkerState:
+    pid: int | None
+    alive: bool
+    busy_with: int | None  # a job id, or None when idle
+
+
+@dataclass(frozen=True)
+class ServiceHealth:
+    """A snapshot of the training service: its workers, its queue, its unread messages."""
+
+    workers: tuple[WorkerState, ...]
+    waiting: int
+    unread_bytes: int
+
+    @property
+    def workers_alive(self) -> int:
+        return sum(worker.alive for worker in self.workers)
+
+    def pid_of(self, job_id: int) -> int | None:
+        """The process training this job, if one is."""
+        return next((w.pid for w in self.workers if w.busy_with == job_id), None)
+
+    def alive(self, pid: int) -> bool:
+        return any(w.pid == pid and w.alive for w in self.workers)
+
+
 def planned_steps(config: RunConfig, data_dir: str | None) -> int:
     """Epochs times batches per epoch, for the progress bar."""
     n_train = len(load_data(config, data_dir).train)
@@ -77,7 +104,7 @@ class TrainingBoard:
     ) -> None:
         self.data_dir = data_dir
         self._pool = WorkerPool(workers)
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: health() may be read under it
         self._ids = itertools.count(1)
         self._active: dict[str, TrainingJob] = {}
         self._by_id: dict[int, TrainingJob] = {}
@@ -135,6 +162,18 @@ class TrainingBoard:
             else:
                 self._pool.stop(job.id)
 
+    def health(self) -> ServiceHealth:
+        """What an operator needs to see whether training still moves."""
+        with self._lock:
+            return ServiceHealth(
+                workers=tuple(
+                    WorkerState(w.process.pid, w.process.is_alive(), w.busy_with)
+                    for w in self._pool.workers
+                ),
+                waiting=len(self._waiting),
+                unread_bytes=self._pool.unread_bytes(),
+            )
+
     def cached(self, config: RunConfig) -> RunResult | None:
         with self._lock:
             job = self._results.get(config.key())
@@ -164,9 +203,9 @@ class TrainingBoard:
     def _dispatch(self) -> None:
         """Forward worker messages to their jobs, forever (a daemon thread)."""
         while True:
-            message = self._pool.next_message(timeout=0.5)
+            messages = self._pool.next_messages(timeout=0.5)
             with self._lock:
-                if message is not None:
+                for message in messages:
                     self._handle(*message)
                 for job_id in self._pool.dead_jobs():
                     job = self._by_id.get(job_id)

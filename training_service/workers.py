@@ -5,21 +5,32 @@ runs training at once in threads would interleave their draws (initial weights, 
 masks) and stop being reproducible; a process per worker keeps every run exactly
 deterministic, uses both cores without the GIL, and a run that crashes hard cannot take
 the web server down with it.
+
+Why one pipe per worker: a worker can die at any moment (killed, out of memory), even
+half-way through writing a message. With one queue shared by all workers, the dead one
+could leave its write lock held or half a message behind, and every other worker's
+results would stop arriving. With a pipe each, a death spoils only that worker's pipe:
+the server reads what arrived whole, sees the end of the pipe, and starts a new worker.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import fcntl
 import multiprocessing as mp
-import queue
+import pickle
 import sys
+import termios
 import time
 import types
 from collections.abc import Iterator
 from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
 from typing import Any
 
 MessageQueue = Any  # multiprocessing queues have no public generic type
+Message = tuple[str, int, Any]  # (kind, job id or worker id, payload)
 FLUSH_SECONDS = 0.15  # how often a worker forwards step records while training
 FLUSH_STEPS = 50
 
@@ -27,7 +38,7 @@ FLUSH_STEPS = 50
 class RecordForwarder:
     """Sends a job's records to the server in small batches, not one message per step."""
 
-    def __init__(self, results: MessageQueue, job_id: int) -> None:
+    def __init__(self, results: Connection, job_id: int) -> None:
         self.results, self.job_id = results, job_id
         self.pending: list[Any] = []
         self.last_flush = time.perf_counter()
@@ -44,23 +55,31 @@ class RecordForwarder:
 
     def flush(self) -> None:
         if self.pending:
-            self.results.put(("records", self.job_id, list(self.pending)))
+            self.results.send(("records", self.job_id, list(self.pending)))
             self.pending.clear()
         self.last_flush = time.perf_counter()
 
 
-def _worker_main(
-    tasks: MessageQueue, results: MessageQueue, stop_flag: Any, worker_id: int
-) -> None:
+def _worker_main(tasks: MessageQueue, results: Connection, stop_flag: Any, worker_id: int) -> None:
     """Loop: take a (job_id, config dict, data_dir) task, train it, stream records back."""
     import torch
 
-    from engine.config import RunConfig, default_config
+    from engine.config import default_config
     from engine.training import train
 
     torch.set_num_threads(1)
     train(default_config(epochs=1))  # pay the one-off costs before the first real task
-    results.put(("ready", worker_id, None))
+    try:
+        _serve(tasks, results, stop_flag, worker_id)
+    except (BrokenPipeError, EOFError, ConnectionError):
+        return  # the server went away; there is nobody to report to
+
+
+def _serve(tasks: MessageQueue, results: Connection, stop_flag: Any, worker_id: int) -> None:
+    from engine.config import RunConfig
+    from engine.training import train
+
+    results.send(("ready", worker_id, None))
     while True:
         task = tasks.get()
         if task is None:
@@ -77,9 +96,9 @@ def _worker_main(
             )
             forward.flush()
             result.model = None  # the UI never needs the weights; keep messages small
-            results.put(("result", job_id, result))
+            results.send(("result", job_id, result))
         except Exception as error:  # setup errors (data missing, bad config) as text
-            results.put(("problem", job_id, f"{type(error).__name__}: {error}"))
+            results.send(("problem", job_id, f"{type(error).__name__}: {error}"))
 
 
 @contextlib.contextmanager
@@ -98,14 +117,24 @@ def _without_main_module() -> Iterator[None]:
         sys.modules["__main__"] = real
 
 
+def _unread(connection: Any) -> int:
+    try:
+        data = fcntl.ioctl(connection.fileno(), termios.FIONREAD, b"\0\0\0\0")
+    except OSError:  # closed
+        return 0
+    return int.from_bytes(data, sys.byteorder)
+
+
 @dataclass
 class Worker:
-    """One training process, its task queue and its stop flag."""
+    """One training process, its task queue, its stop flag and the pipe it answers on."""
 
     process: Any
     tasks: MessageQueue
     stop_flag: Any
+    inbox: Connection  # the server's end of this worker's result pipe
     busy_with: int | None = None
+    broken: bool = False  # its pipe ended or carried garbage: replace the worker
 
 
 class WorkerPool:
@@ -113,21 +142,35 @@ class WorkerPool:
 
     def __init__(self, size: int) -> None:
         self.context = mp.get_context("spawn")  # fork would copy the server's threads
-        self.results: MessageQueue = self.context.Queue()
+        self.closed = False
         self.workers = [self._start(i) for i in range(size)]
+        # As Python exits, multiprocessing ends the workers; without this the server would
+        # see them die and start new ones into an interpreter already tearing down.
+        atexit.register(self.close)
+
+    def close(self) -> None:
+        """End every worker and start no more."""
+        self.closed = True
+        for worker in self.workers:
+            if worker.process.is_alive():
+                worker.process.kill()
 
     def _start(self, worker_id: int) -> Worker:
         tasks = self.context.Queue()
-        stop_flag = self.context.Value("i", 0)
+        # No lock: a worker killed while reading its flag would leave a lock held, and the
+        # server's next Stop would wait on it forever. One int is written whole anyway.
+        stop_flag = self.context.Value("i", 0, lock=False)
+        inbox, outbox = self.context.Pipe(duplex=False)
         process = self.context.Process(
             target=_worker_main,
             name=f"trainer-{worker_id}",
-            args=(tasks, self.results, stop_flag, worker_id),
+            args=(tasks, outbox, stop_flag, worker_id),
             daemon=True,
         )
         with _without_main_module():
             process.start()
-        return Worker(process, tasks, stop_flag)
+        outbox.close()  # the child holds the only writing end, so its death ends the pipe
+        return Worker(process, tasks, stop_flag, inbox)
 
     def idle_worker(self) -> int | None:
         for index, worker in enumerate(self.workers):
@@ -152,18 +195,37 @@ class WorkerPool:
             if worker.busy_with == job_id:
                 worker.stop_flag.value = 1
 
-    def next_message(self, timeout: float) -> tuple[str, int, Any] | None:
-        try:
-            return self.results.get(timeout=timeout)
-        except queue.Empty:
-            return None
+    def next_messages(self, timeout: float) -> list[Message]:
+        """Every whole message that arrives within `timeout` seconds (often none)."""
+        readers = {id(worker.inbox): worker for worker in self.workers if not worker.broken}
+        ready = wait([worker.inbox for worker in readers.values()], timeout)
+        messages = []
+        for connection in ready:
+            worker = readers[id(connection)]
+            try:
+                messages.append(connection.recv())
+            except (EOFError, OSError, pickle.UnpicklingError, AttributeError, ValueError):
+                worker.broken = True  # died, possibly half-way through a message
+        return messages
+
+    def unread_bytes(self) -> int:
+        """Bytes the workers have written that the server has not read yet."""
+        return sum(_unread(worker.inbox) for worker in self.workers)
 
     def dead_jobs(self) -> list[int]:
-        """Jobs whose worker process died (killed, out of memory); the worker is restarted."""
-        lost = []
+        """Jobs whose worker died (killed, out of memory) or whose pipe broke; each such
+        worker is replaced by a fresh one."""
+        lost: list[int] = []
+        if self.closed:
+            return lost
         for index, worker in enumerate(self.workers):
-            if not worker.process.is_alive():
-                if worker.busy_with is not None:
-                    lost.append(worker.busy_with)
-                self.workers[index] = self._start(index)
+            if worker.process.is_alive() and not worker.broken:
+                continue
+            if worker.busy_with is not None:
+                lost.append(worker.busy_with)
+            if worker.process.is_alive():
+                worker.process.kill()
+            worker.process.join(timeout=5)
+            worker.inbox.close()
+            self.workers[index] = self._start(index)
         return lost
