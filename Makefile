@@ -21,7 +21,7 @@ $(DEV_STAMP): pyproject.toml | $(PY)
 	touch $@ $(RUNTIME_STAMP)
 
 run: $(RUNTIME_STAMP)
-	$(PY) -m streamlit run streamlit_app.py --server.port $(PORT)
+	$(PY) -m streamlit run serve.py --server.port $(PORT)
 
 lint: $(DEV_STAMP)
 	$(PY) -m ruff check .

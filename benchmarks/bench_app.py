@@ -72,7 +72,7 @@ def main() -> None:
             "-m",
             "streamlit",
             "run",
-            "streamlit_app.py",
+            "serve.py",
             "--server.port",
             str(args.port),
             "--server.address",

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import training_service
 from engine.config import default_config
-from training_service.board import TrainingBoard, TrainingJob
+from training_service.board import ServiceHealth, TrainingBoard, TrainingJob, WorkerState
 from ui.live import _progress_text
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -136,3 +136,44 @@ def test_a_worker_killed_while_writing_does_not_stop_training_for_anyone() -> No
         assert job.done.wait(timeout=120) and job.result is not None
         assert job.result.status == "completed" and len(job.result.epochs) == 2
     assert board.health().workers_alive == 2
+
+
+def test_a_frozen_worker_is_reported_then_replaced_and_training_goes_on() -> None:
+    # issue 13: "a stuck service is restarted or reported, not hidden"
+    board = TrainingBoard(workers=1, data_dir=None, stall_seconds=3)
+    warm = board.submit(default_config("digits", epochs=1), "learner")
+    assert warm.done.wait(timeout=120) and board.health().ok
+    frozen = board.submit(default_config("digits", epochs=200), "learner")
+    assert _wait_for(lambda: board.health().pid_of(frozen.id) is not None, 10)
+    pid = board.health().pid_of(frozen.id)
+    assert pid is not None
+    assert _wait_for(lambda: len(frozen.steps) > 0, 60)
+    os.kill(pid, signal.SIGSTOP)  # alive, but silent: as a stuck process would be
+    assert frozen.done.wait(timeout=30)
+    assert frozen.problem == "The training process stopped responding and was restarted."
+    assert not board.health().alive(pid) and board.health().restarts == 1
+    after = board.submit(default_config("digits", epochs=1, seed=3), "learner")
+    assert after.done.wait(timeout=120) and after.result is not None
+    assert board.health().ok
+
+
+def test_health_names_what_stops_training() -> None:
+    well = ServiceHealth(
+        workers=(WorkerState(11, True, 4, 0.2, False), WorkerState(12, True, None, 30.0, False)),
+        waiting=3,
+        unread_bytes=0,
+    )
+    assert well.ok and well.as_dict()["problems"] == [] and well.as_dict()["workers_alive"] == 2
+    sick = ServiceHealth(
+        workers=(WorkerState(11, False, None, 0.0, False), WorkerState(12, True, 5, 130.0, True)),
+        waiting=3,
+        unread_bytes=0,
+        dispatcher_silent_seconds=12.5,
+    )
+    assert not sick.ok
+    assert sick.problems == [
+        "worker 11 is not running",
+        "worker 12 has been silent for 130 s while training",
+        "the dispatcher has not run for 12.5 s: no results reach the learners",
+    ]
+    assert json.loads(json.dumps(sick.as_dict()))["ok"] is False

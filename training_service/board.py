@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import itertools
 import math
+import os
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 
 from engine.config import RunConfig
 from engine.data import load_data
 from engine.records import EpochRecord, Record, StepRecord
 from engine.results import RunResult
-from training_service.workers import WorkerPool
+from training_service.workers import STALL_SECONDS, WorkerPool
 
+DISPATCHER_SILENT_SECONDS = 10.0
 FINAL = ("completed", "diverged", "crashed")  # statuses worth sharing; "stopped" is not
 
 
@@ -68,6 +70,8 @@ class WorkerState:
     pid: int | None
     alive: bool
     busy_with: int | None  # a job id, or None when idle
+    silent_seconds: float  # since its last message (or its task, if none came yet)
+    stalled: bool  # busy and silent too long: it is about to be replaced
 
 
 @dataclass(frozen=True)
@@ -77,6 +81,43 @@ class ServiceHealth:
     workers: tuple[WorkerState, ...]
     waiting: int
     unread_bytes: int
+    restarts: int = 0  # workers replaced (died, broke their pipe, stalled) since start
+    finished_runs_kept: int = 0
+    dispatcher_silent_seconds: float = 0.0  # it wakes twice a second when all is well
+
+    @property
+    def problems(self) -> list[str]:
+        """What stops training from moving, in words; empty when all is well."""
+        found = [f"worker {w.pid} is not running" for w in self.workers if not w.alive]
+        found += [
+            f"worker {w.pid} has been silent for {w.silent_seconds:g} s while training"
+            for w in self.workers
+            if w.alive and w.stalled
+        ]
+        if self.dispatcher_silent_seconds > DISPATCHER_SILENT_SECONDS:
+            found.append(
+                f"the dispatcher has not run for {self.dispatcher_silent_seconds:g} s: "
+                "no results reach the learners"
+            )
+        return found
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, object]:
+        """The snapshot as JSON-ready data, for the operator's /healthz."""
+        return {
+            "ok": self.ok,
+            "problems": self.problems,
+            "workers": [asdict(worker) for worker in self.workers],
+            "workers_alive": self.workers_alive,
+            "waiting": self.waiting,
+            "unread_bytes": self.unread_bytes,
+            "restarts": self.restarts,
+            "finished_runs_kept": self.finished_runs_kept,
+            "dispatcher_silent_seconds": self.dispatcher_silent_seconds,
+        }
 
     @property
     def workers_alive(self) -> int:
@@ -100,10 +141,14 @@ class TrainingBoard:
     """Shared across sessions (one per server process); trains in worker processes."""
 
     def __init__(
-        self, workers: int = 2, keep_results: int = 512, data_dir: str | None = "data"
+        self,
+        workers: int = 2,
+        keep_results: int = 512,
+        data_dir: str | None = "data",
+        stall_seconds: float = STALL_SECONDS,
     ) -> None:
         self.data_dir = data_dir
-        self._pool = WorkerPool(workers)
+        self._pool = WorkerPool(workers, stall_seconds)
         self._lock = threading.RLock()  # re-entrant: health() may be read under it
         self._ids = itertools.count(1)
         self._active: dict[str, TrainingJob] = {}
@@ -111,6 +156,7 @@ class TrainingBoard:
         self._waiting: list[TrainingJob] = []
         self._results: OrderedDict[str, TrainingJob] = OrderedDict()
         self._keep = keep_results
+        self._dispatched = time.monotonic()  # the dispatcher's heartbeat, twice a second
         threading.Thread(target=self._dispatch, daemon=True, name="training-board").start()
         # Load the embedded digits in the server too (sizes for progress bars), now rather
         # than on the first learner's click.
@@ -165,13 +211,23 @@ class TrainingBoard:
     def health(self) -> ServiceHealth:
         """What an operator needs to see whether training still moves."""
         with self._lock:
+            now = time.monotonic()
             return ServiceHealth(
                 workers=tuple(
-                    WorkerState(w.process.pid, w.process.is_alive(), w.busy_with)
+                    WorkerState(
+                        w.process.pid,
+                        w.process.is_alive(),
+                        w.busy_with,
+                        round(now - w.last_heard, 1),
+                        self._pool.stalled(w),
+                    )
                     for w in self._pool.workers
                 ),
                 waiting=len(self._waiting),
                 unread_bytes=self._pool.unread_bytes(),
+                restarts=self._pool.restarts,
+                finished_runs_kept=len(self._results),
+                dispatcher_silent_seconds=round(now - self._dispatched, 1),
             )
 
     def cached(self, config: RunConfig) -> RunResult | None:
@@ -204,13 +260,14 @@ class TrainingBoard:
         """Forward worker messages to their jobs, forever (a daemon thread)."""
         while True:
             messages = self._pool.next_messages(timeout=0.5)
+            self._dispatched = time.monotonic()
             with self._lock:
                 for message in messages:
                     self._handle(*message)
-                for job_id in self._pool.dead_jobs():
+                for job_id, why in self._pool.dead_jobs():
                     job = self._by_id.get(job_id)
                     if job is not None:
-                        job.problem = "The training process stopped unexpectedly."
+                        job.problem = why
                         self._finish(job)
                 self._schedule()
 
@@ -227,3 +284,19 @@ class TrainingBoard:
         elif kind == "problem":
             job.problem = str(payload)
             self._finish(job)
+
+
+_shared: TrainingBoard | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_board() -> TrainingBoard:
+    """The server's one board, made on first use by whichever comes first: the server
+    starting, the first page, or the operator's health check. TLL_WORKERS sets how many
+    runs train at once (2, for a 2-core box); TLL_DATA_DIR where datasets live."""
+    global _shared
+    with _shared_lock:
+        if _shared is None:
+            workers = int(os.environ.get("TLL_WORKERS", "2"))
+            _shared = TrainingBoard(workers, data_dir=os.environ.get("TLL_DATA_DIR", "data"))
+        return _shared

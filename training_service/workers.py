@@ -25,7 +25,7 @@ import termios
 import time
 import types
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
@@ -135,13 +135,22 @@ class Worker:
     inbox: Connection  # the server's end of this worker's result pipe
     busy_with: int | None = None
     broken: bool = False  # its pipe ended or carried garbage: replace the worker
+    last_heard: float = field(default_factory=time.monotonic)  # its last message or task
+    ready: bool = False  # warmed up (torch imported, a first run trained): it said so
+
+
+STALL_SECONDS = 120.0  # silence from a busy worker that means it is stuck (it reports 6x/s)
+LOST = "The training process stopped unexpectedly."
+STALLED = "The training process stopped responding and was restarted."
 
 
 class WorkerPool:
     """A fixed number of training processes fed one task at a time."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, stall_seconds: float = STALL_SECONDS) -> None:
         self.context = mp.get_context("spawn")  # fork would copy the server's threads
+        self.stall_seconds = stall_seconds
+        self.restarts = 0  # workers replaced since the server started
         self.closed = False
         self.workers = [self._start(i) for i in range(size)]
         # As Python exits, multiprocessing ends the workers; without this the server would
@@ -183,6 +192,7 @@ class WorkerPool:
     ) -> None:
         worker = self.workers[index]
         worker.busy_with = job_id
+        worker.last_heard = time.monotonic()
         worker.tasks.put((job_id, config_dict, data_dir))
 
     def release(self, job_id: int) -> None:
@@ -203,7 +213,10 @@ class WorkerPool:
         for connection in ready:
             worker = readers[id(connection)]
             try:
-                messages.append(connection.recv())
+                message = connection.recv()
+                worker.last_heard = time.monotonic()
+                worker.ready = worker.ready or message[0] == "ready"
+                messages.append(message)
             except (EOFError, OSError, pickle.UnpicklingError, AttributeError, ValueError):
                 worker.broken = True  # died, possibly half-way through a message
         return messages
@@ -212,20 +225,29 @@ class WorkerPool:
         """Bytes the workers have written that the server has not read yet."""
         return sum(_unread(worker.inbox) for worker in self.workers)
 
-    def dead_jobs(self) -> list[int]:
-        """Jobs whose worker died (killed, out of memory) or whose pipe broke; each such
-        worker is replaced by a fresh one."""
-        lost: list[int] = []
+    def stalled(self, worker: Worker) -> bool:
+        """Busy, yet silent for longer than any healthy run is (frozen, or stuck). Starting
+        up (importing torch on a busy machine) may take longer: it gets 5x the time."""
+        silent = time.monotonic() - worker.last_heard
+        allowed = self.stall_seconds if worker.ready else 5 * self.stall_seconds
+        return worker.busy_with is not None and silent > allowed
+
+    def dead_jobs(self) -> list[tuple[int, str]]:
+        """Jobs whose worker died (killed, out of memory), broke its pipe or stalled, with
+        why; each such worker is replaced by a fresh one."""
+        lost: list[tuple[int, str]] = []
         if self.closed:
             return lost
         for index, worker in enumerate(self.workers):
-            if worker.process.is_alive() and not worker.broken:
+            stalled = self.stalled(worker)
+            if worker.process.is_alive() and not worker.broken and not stalled:
                 continue
             if worker.busy_with is not None:
-                lost.append(worker.busy_with)
+                lost.append((worker.busy_with, STALLED if stalled else LOST))
             if worker.process.is_alive():
                 worker.process.kill()
             worker.process.join(timeout=5)
             worker.inbox.close()
             self.workers[index] = self._start(index)
+            self.restarts += 1
         return lost

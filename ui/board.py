@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import streamlit as st
 
-from training_service.board import TrainingBoard
-
-WORKERS = int(os.environ.get("TLL_WORKERS", "2"))  # concurrent trainings (2-core default)
+from training_service.board import TrainingBoard, shared_board
 
 
 @st.cache_resource(show_spinner="Starting the training engine...")
 def training_board() -> TrainingBoard:
-    """Created once per server; its workers warm up (torch, first Adam, digits) at once."""
-    return TrainingBoard(workers=WORKERS, data_dir=os.environ.get("TLL_DATA_DIR", "data"))
+    """One per server (serve.py starts it with the server); its workers warm up at once."""
+    return shared_board()
 
 
 def session_id() -> str:

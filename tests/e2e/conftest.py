@@ -1,4 +1,5 @@
-"""A real browser against a real server: `streamlit run` on a free port, driven by Chromium.
+"""A real browser against a real server (`streamlit run serve.py` on a free port), driven by
+Chromium.
 
 The browser is Debian's Chromium (/usr/bin/chromium, installed by .ci/run). A missing
 browser fails these tests: it never skips them.
@@ -50,7 +51,7 @@ def server() -> Iterator[str]:
             "-m",
             "streamlit",
             "run",
-            "streamlit_app.py",
+            "serve.py",
             "--server.port",
             str(port),
             "--server.headless",

@@ -1,0 +1,40 @@
+"""The server: the app's pages plus what an operator monitors. `make run` starts it.
+
+`streamlit run serve.py` serves streamlit_app.py just as `streamlit run streamlit_app.py`
+would (same pages, same websocket), and adds:
+
+- GET /healthz: the training service's health as JSON, with HTTP 503 when training cannot
+  move (a worker dead or stalled, the dispatcher stopped). Streamlit's own
+  /_stcore/health says only that the web server answers; learners can still be stuck
+  behind a broken training service while it says "ok".
+- The training workers start with the server, not on the first learner's visit.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import streamlit as st
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from training_service.board import shared_board
+
+
+async def healthz(request: Request) -> JSONResponse:
+    """The training service's health: 200 when training moves, 503 (with why) when not."""
+    health = shared_board().health()
+    return JSONResponse(health.as_dict(), status_code=200 if health.ok else 503)
+
+
+@asynccontextmanager
+async def lifespan(app: st.App) -> AsyncIterator[None]:
+    # In a thread: the workers import torch for a few seconds, the server answers meanwhile.
+    threading.Thread(target=shared_board, daemon=True, name="start-training-board").start()
+    yield
+
+
+app = st.App("streamlit_app.py", routes=[Route("/healthz", healthz)], lifespan=lifespan)
