@@ -39,6 +39,12 @@ sections["Labs"] = [
     ),
     st.Page("app_pages/playground.py", title="Playground", icon="🛝", url_path="playground"),
 ]
+sections["Class"] = [
+    st.Page(
+        "app_pages/classroom.py", title="Classroom (teacher)", icon="🧑‍🏫", url_path="classroom"
+    ),
+    st.Page("app_pages/join.py", title="Join a class", icon="🙋", url_path="join"),
+]
 navigation = st.navigation(sections)
 training_board()  # start the engine (and pay its one-off costs) before the first click
 keep_lab_settings(navigation.url_path)  # a lab's settings outlive a visit to another page

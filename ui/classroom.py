@@ -1,0 +1,170 @@
+"""Classroom screens: the teacher's control view and a student's view of the same demo.
+
+Both read the class from training_service.classroom. Each screen keeps a tiny fragment
+that asks the store for the class's version every few seconds and draws nothing; only
+when the version moved (an answer, a reveal, the next demo) or a reveal is still
+training does it rerun the page. An idle class costs the server one lookup per student
+per poll, not a redrawn page.
+"""
+
+from __future__ import annotations
+
+import copy
+import io
+from collections.abc import Mapping
+from typing import Any
+
+import segno
+import streamlit as st
+
+from engine.config import RunConfig, default_config
+from engine.results import RunResult
+from engine.variants import get_variant
+from training_service.board import TrainingJob
+from training_service.classroom import ClassroomError, ClassView, shared_classroom
+from ui.board import training_board
+from ui.charts import CHART_TITLES, comparison_specs
+from ui.comparison import runs_to_train
+from ui.live import _progress_text, curves_of, n_classes_of
+from ui.plain_text import plain
+from ui.results import PREDICTIONS, diagnosis_of
+
+ANSWERS = tuple(PREDICTIONS)
+POLL_SECONDS = 2.0  # how often a student's screen asks for news
+PROJECTOR_FONT = 24  # chart text; Vega-Lite's default axis labels are 10-11 px
+
+
+def classroom() -> Any:
+    return shared_classroom()
+
+
+def class_baseline() -> RunConfig:
+    """The healthy run every class demo is compared with: the Failure Lab's default."""
+    return default_config("digits")
+
+
+@st.fragment(run_every=POLL_SECONDS)
+def follow_class(code: str, version: int, busy: bool) -> None:
+    """Rerun the page when the class changed, or while a reveal trains; else draw nothing."""
+    try:
+        changed = classroom().view(code).version != version
+    except ClassroomError:  # the class ended: the page will say so
+        changed = True
+    if changed or busy:
+        st.rerun()
+
+
+def demo_jobs(variant: str, code: str) -> dict[str, TrainingJob]:
+    """The demo's runs on the shared board: trained once for the whole class, then cached."""
+    board = training_board()
+    runs = runs_to_train(class_baseline(), [variant])
+    return {label: board.submit(config, f"class-{code}") for label, config in runs.items()}
+
+
+def join_link(code: str) -> str:
+    """The address students open: this server's /join page with the class code."""
+    try:
+        url = st.context.url or ""
+    except Exception:  # outside a browser session (tests)
+        url = ""
+    base = url.split("?", 1)[0].rsplit("/", 1)[0] if url else ""
+    return f"{base}/join?code={code}"
+
+
+def qr_png(text: str) -> bytes:
+    """A QR code of `text` as PNG bytes, large enough to scan from the back of a room."""
+    buffer = io.BytesIO()
+    segno.make(text, error="m").save(buffer, kind="png", scale=10, border=2)
+    return buffer.getvalue()
+
+
+def projector_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """A chart spec readable across a classroom: twice the text size, thicker lines."""
+    big = copy.deepcopy(spec)  # the shared spec is cached for every session: never mutate it
+    config = big.setdefault("config", {})
+    for part in ("axis", "legend", "header"):
+        config.setdefault(part, {}).update(
+            labelFontSize=PROJECTOR_FONT, titleFontSize=PROJECTOR_FONT + 2
+        )
+    config.setdefault("legend", {}).update(symbolSize=400, symbolStrokeWidth=4)
+    config.setdefault("line", {}).update(strokeWidth=4)
+    config.setdefault("text", {}).update(fontSize=PROJECTOR_FONT - 4)
+    return big
+
+
+def draw_demo_charts(
+    jobs: Mapping[str, TrainingJob], config: RunConfig, key: str, big: bool = False
+) -> None:
+    """The demo's loss and accuracy charts (large on a projector)."""
+    curves = [curves_of(label, job) for label, job in jobs.items()]
+    specs = comparison_specs(curves, n_classes_of(config))
+    names = ("step_loss", "epoch_acc")
+    for column, name in zip(st.columns(2), names, strict=True):
+        column.markdown(f"### {CHART_TITLES[name]}" if big else f"**{CHART_TITLES[name]}**")
+        spec = projector_spec(specs[name]) if big else specs[name]
+        column.vega_lite_chart(spec, width="stretch", height=420 if big else 280)
+
+
+def finished(jobs: Mapping[str, TrainingJob]) -> dict[str, RunResult] | None:
+    """The results once every run is done and trained, else None."""
+    if not all(job.done.is_set() for job in jobs.values()):
+        return None
+    results = {label: job.result for label, job in jobs.items() if job.result is not None}
+    return results if len(results) == len(jobs) else None
+
+
+def answer_of(result: RunResult) -> str:
+    """The class answer that matches what the broken run did."""
+    label = diagnosis_of(result).label
+    return next((name for name, labels in PREDICTIONS.items() if label in labels), label)
+
+
+def show_reveal(view: ClassView, key: str, big: bool = False) -> str | None:
+    """Train (once, for everyone) and show the demo; returns the right answer when done."""
+    variant = view.demo.variant
+    jobs = demo_jobs(variant, view.code)
+    results = finished(jobs)
+    if results is None:
+        problems = [f"{label}: {job.problem}" for label, job in jobs.items() if job.problem]
+        if problems:
+            st.error("Training could not run. " + plain(" ".join(problems)))
+            return None
+        done = sum(job.progress for job in jobs.values()) / len(jobs)
+        st.progress(done, text="Training for the whole class: " + _progress_text(jobs))
+        draw_demo_charts(jobs, class_baseline(), key, big)
+        return None
+    draw_demo_charts(jobs, class_baseline(), key, big)
+    right = answer_of(results[variant])
+    diagnosis = diagnosis_of(results[variant])
+    heading = "##" if big else "####"
+    st.markdown(f"{heading} The broken run **{right}** (Curve Doctor: `{diagnosis.label}`)")
+    if diagnosis.evidence:
+        st.markdown(plain(diagnosis.evidence[0]))
+    st.caption(get_variant(variant).why)
+    return right
+
+
+def answer_counts_chart(view: ClassView) -> dict[str, Any]:
+    """How many students chose each answer, as a horizontal bar chart."""
+    rows = [{"answer": answer, "students": view.counts.get(answer, 0)} for answer in ANSWERS]
+    return {
+        "data": {"values": rows},
+        "mark": {"type": "bar", "color": "#2563eb"},
+        "encoding": {
+            "y": {
+                "field": "answer",
+                "type": "nominal",
+                "sort": list(ANSWERS),
+                "title": None,
+                "axis": {"labelLimit": 400, "labelOverlap": False},
+            },
+            "x": {
+                "field": "students",
+                "type": "quantitative",
+                "title": "Students",
+                "axis": {"tickMinStep": 1},
+                "scale": {"domainMin": 0},
+            },
+        },
+        "config": {"axis": {"labelFontSize": 20, "titleFontSize": 20}},
+    }
