@@ -9,6 +9,7 @@ from ui.classroom import (
     classroom,
     follow_class,
     join_link,
+    projector_layout,
     qr_png,
     show_reveal,
 )
@@ -75,14 +76,6 @@ def join_panel() -> None:
     left.markdown(f"## Join code: `{code}`")
     left.markdown(f"Open **{link}** on your phone or laptop, or scan the code.")
     right.image(qr_png(link), caption="Scan to join", width=160)
-
-
-def projector_layout() -> None:
-    """The whole width for the class: no sidebar, less padding (End class brings it back)."""
-    st.html(
-        "<style>[data-testid='stSidebar'], [data-testid='stSidebarCollapsedControl']"
-        "{display: none;} .block-container {padding-top: 1rem; max-width: 100%;}</style>"
-    )
 
 
 def live_answers() -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import altair as alt
 import pandas as pd
@@ -16,6 +18,8 @@ BASELINE_COLOUR = "#2563eb"
 REFERENCE_COLOUR = "#64748b"
 BROKEN_COLOURS = ("#dc2626", "#d97706", "#7c3aed", "#059669", "#db2777", "#0891b2", "#65a30d")
 MAX_POINTS_PER_RUN = 800  # every k-th step on long runs keeps the browser quick; all real
+PROJECTOR_FONT = 24  # chart text on a projector; Vega-Lite's default axis labels are 10-11 px
+PROJECTOR_HEIGHT = 560
 
 
 @dataclass(frozen=True)
@@ -310,3 +314,41 @@ def comparison_specs(runs: Sequence[RunCurves], n_classes: int | None) -> dict[s
             name: chart.to_dict() for name, chart in comparison_charts(runs, n_classes).items()
         },
     )
+
+
+def projector_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """A chart spec readable across a classroom: twice the text size, thicker lines."""
+    big = copy.deepcopy(spec)  # the shared spec is cached for every session: never mutate it
+    config = big.setdefault("config", {})
+    for part in ("axis", "legend", "header"):
+        config.setdefault(part, {}).update(
+            labelFontSize=PROJECTOR_FONT, titleFontSize=PROJECTOR_FONT + 2
+        )
+    config.setdefault("legend", {}).update(symbolSize=400, symbolStrokeWidth=4)
+    config.setdefault("text", {}).update(fontSize=PROJECTOR_FONT - 4)
+    config["axis"]["titleLimit"] = 600
+    # The height covers axes and legend too: larger text needs more room to leave a plot.
+    big["height"] = max(int(big.get("height", 300)), PROJECTOR_HEIGHT)
+    _enlarge_marks(big)
+    return big
+
+
+def _enlarge_marks(node: object) -> None:
+    """Lines at least 3 px wide, labels twice their size: a mark's own setting beats the
+    config's, so the marks that set one are changed too."""
+    if isinstance(node, list):
+        for item in node:
+            _enlarge_marks(item)
+        return
+    if not isinstance(node, dict):
+        return
+    mark = node.get("mark")
+    if isinstance(mark, dict) and mark.get("type") == "line":
+        mark["strokeWidth"] = max(3.0, 2.5 * float(mark.get("strokeWidth", 1.0)))
+    elif isinstance(mark, dict) and mark.get("type") == "text" and "fontSize" in mark:
+        mark["fontSize"] = 2 * float(mark["fontSize"])
+    elif mark == "line":
+        node["mark"] = {"type": "line", "strokeWidth": 3.0}
+    for value in node.values():
+        if isinstance(value, dict | list):
+            _enlarge_marks(value)

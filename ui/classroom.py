@@ -9,7 +9,6 @@ per poll, not a redrawn page.
 
 from __future__ import annotations
 
-import copy
 import io
 from collections.abc import Mapping
 from typing import Any
@@ -23,7 +22,7 @@ from engine.variants import get_variant
 from training_service.board import TrainingJob
 from training_service.classroom import ClassroomError, ClassView, shared_classroom
 from ui.board import training_board
-from ui.charts import CHART_TITLES, comparison_specs
+from ui.charts import CHART_TITLES, comparison_specs, projector_spec
 from ui.comparison import runs_to_train
 from ui.live import _progress_text, curves_of, n_classes_of
 from ui.plain_text import plain
@@ -31,7 +30,6 @@ from ui.results import PREDICTIONS, diagnosis_of
 
 ANSWERS = tuple(PREDICTIONS)
 POLL_SECONDS = 2.0  # how often a student's screen asks for news
-PROJECTOR_FONT = 24  # chart text; Vega-Lite's default axis labels are 10-11 px
 
 
 def classroom() -> Any:
@@ -78,18 +76,14 @@ def qr_png(text: str) -> bytes:
     return buffer.getvalue()
 
 
-def projector_spec(spec: dict[str, Any]) -> dict[str, Any]:
-    """A chart spec readable across a classroom: twice the text size, thicker lines."""
-    big = copy.deepcopy(spec)  # the shared spec is cached for every session: never mutate it
-    config = big.setdefault("config", {})
-    for part in ("axis", "legend", "header"):
-        config.setdefault(part, {}).update(
-            labelFontSize=PROJECTOR_FONT, titleFontSize=PROJECTOR_FONT + 2
-        )
-    config.setdefault("legend", {}).update(symbolSize=400, symbolStrokeWidth=4)
-    config.setdefault("line", {}).update(strokeWidth=4)
-    config.setdefault("text", {}).update(fontSize=PROJECTOR_FONT - 4)
-    return big
+def projector_layout() -> None:
+    """Projector distance: no sidebar, the whole width, and text half as large again."""
+    st.html(
+        "<style>[data-testid='stSidebar'], [data-testid='stSidebarCollapsedControl']"
+        "{display: none;} .block-container {padding-top: 1rem; max-width: 100%;}"
+        "[data-testid='stMain'] .stMarkdown p, [data-testid='stMain'] .stMarkdown li"
+        "{font-size: 1.5rem;}</style>"
+    )
 
 
 def draw_demo_charts(
@@ -102,7 +96,7 @@ def draw_demo_charts(
     for column, name in zip(st.columns(2), names, strict=True):
         column.markdown(f"### {CHART_TITLES[name]}" if big else f"**{CHART_TITLES[name]}**")
         spec = projector_spec(specs[name]) if big else specs[name]
-        column.vega_lite_chart(spec, width="stretch", height=420 if big else 280)
+        column.vega_lite_chart(spec, width="stretch")
 
 
 def finished(jobs: Mapping[str, TrainingJob]) -> dict[str, RunResult] | None:

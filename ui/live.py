@@ -15,7 +15,8 @@ from engine.data import load_data
 from engine.results import RunResult
 from training_service.board import TrainingJob
 from ui.board import session_id, training_board
-from ui.charts import CHART_TITLES, RunCurves, comparison_specs
+from ui.charts import CHART_TITLES, RunCurves, comparison_specs, projector_spec
+from ui.settings import presenting
 
 REDRAW_SECONDS = 0.5  # at most two redraws a second: every redraw costs server CPU
 _live_viewers = 0  # sessions drawing live curves right now, across the whole server
@@ -31,8 +32,10 @@ def n_classes_of(config: RunConfig) -> int | None:
 
 
 def draw_charts(curves: list[RunCurves], n_classes: int | None, key: str) -> None:
-    """The four comparison charts in a 2 x 2 grid."""
+    """The four comparison charts in a 2 x 2 grid (projector-sized in the presenter view)."""
     specs = comparison_specs(curves, n_classes)
+    if presenting():
+        specs = {name: projector_spec(spec) for name, spec in specs.items()}
     names = list(specs)
     for row in (names[:2], names[2:]):
         for column, name in zip(st.columns(2), row, strict=True):

@@ -43,6 +43,7 @@ SHARE_LINK_PARAMETERS = (
     "optimizer",
     "size",
     "run",
+    "present",  # 1: the presenter view, for a projector (settings folded away, large type)
 )
 LAB_DATASETS = ("digits", "moons", "circles", "spirals", "mnist", "fashion_mnist")
 
@@ -171,6 +172,11 @@ def apply_share_link(prefix: str) -> tuple[list[str], bool]:
     values, notices, run = read_share_link(params, prefix)
     st.session_state.update(values)
     return notices, run
+
+
+def presenting() -> bool:
+    """Whether the link asked for the presenter view (`present=1`)."""
+    return st.query_params.get("present") == "1"
 
 
 def share_query(settings: LabSettings, prefix: str, run: bool = True) -> str:

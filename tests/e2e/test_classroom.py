@@ -89,3 +89,25 @@ def test_a_wrong_code_gets_a_clear_message(server: str, people: list[Page]) -> N
     expect(student.get_by_text(re.compile("No class has the code QQQQQQ"))).to_be_visible(
         timeout=WAIT
     )
+
+
+def test_present_1_opens_a_share_link_in_the_presenter_view(
+    server: str, people: list[Page]
+) -> None:
+    screen = people[0]
+    screen.goto(f"{server}/failure-lab?variant=lr_too_high&run=1&present=1")
+    expect(screen.get_by_role("heading", name="Failure Lab")).to_be_visible(timeout=WAIT)
+    expect(screen.locator('[data-testid="stSidebar"]')).to_be_hidden()
+    expect(screen.get_by_text("Share this exact demo")).to_have_count(0)
+    expect(screen.get_by_text(re.compile("unknown link parameter"))).to_have_count(0)
+    screen.wait_for_timeout(2000)
+    # run=1 is ignored here: the class predicts before anything trains.
+    assert screen.locator('[data-testid="stVegaLiteChart"]').count() == 0
+    screen.get_by_role("radio", name="explodes").first.click()
+    screen.get_by_role("button", name=re.compile(r"\bTrain$")).click()
+    expect(screen.locator('[data-testid="stVegaLiteChart"]').nth(3)).to_be_visible(timeout=WAIT)
+    expect(screen.get_by_text(re.compile("you said explodes, and it did"))).to_be_visible(
+        timeout=WAIT
+    )
+    screen.locator('[data-testid="stVegaLiteChart"]').first.scroll_into_view_if_needed()
+    screen.screenshot(path=str(ARTIFACTS / "presenter-view.png"))
