@@ -31,6 +31,13 @@ with left:
         "app_pages/overfit_one_batch.py", label="Overfit one batch: can it learn at all?", icon="🎯"
     )
     st.page_link("app_pages/playground.py", label="Playground: one run, every option", icon="🛝")
+    st.subheader("Teaching a class?")
+    st.page_link(
+        "app_pages/classroom.py",
+        label="Classroom: the class joins by code, predicts, then watches it train",
+        icon="🧑‍🏫",
+    )
+    st.page_link("app_pages/join.py", label="Join a class (code from your teacher)", icon="🙋")
 with right:
     st.subheader(f"{len(all_variants())} bugs to break the loop with")
     for variant in list(all_variants().values())[:6]:

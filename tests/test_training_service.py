@@ -177,3 +177,16 @@ def test_health_names_what_stops_training() -> None:
         "the dispatcher has not run for 12.5 s: no results reach the learners",
     ]
     assert json.loads(json.dumps(sick.as_dict()))["ok"] is False
+
+
+def test_the_result_cache_is_bounded_by_bytes_not_entries() -> None:
+    # issue 13: up to 512 results of any size (about 3 GB when full of large runs)
+    board = TrainingBoard(workers=1, data_dir=None, keep_bytes=120_000)  # two ~50 KB runs
+    jobs = [board.submit(default_config("digits", seed=seed), "learner") for seed in range(4)]
+    for job in jobs:
+        assert job.done.wait(timeout=120) and job.result is not None
+    health = board.health()
+    assert health.finished_runs_kept == 2 and 80_000 < health.finished_runs_bytes <= 120_000
+    assert board.cached(jobs[0].config) is None and board.cached(jobs[1].config) is None
+    assert board.cached(jobs[3].config) is jobs[3].result
+    assert jobs[3].steps == [] and len(jobs[3].result.steps) == 800  # one copy, not two

@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import math
 import os
+import pickle
 import threading
 import time
 from collections import OrderedDict
@@ -25,6 +26,9 @@ from engine.results import RunResult
 from training_service.workers import STALL_SECONDS, WorkerPool
 
 DISPATCHER_SILENT_SECONDS = 10.0
+# Finished runs kept for everyone, by size: a default 20-epoch digits run pickles to about
+# 0.05 MB, one of the largest (a long MNIST run) to several MB.
+KEEP_BYTES = 256 * 1024 * 1024
 FINAL = ("completed", "diverged", "crashed")  # statuses worth sharing; "stopped" is not
 
 
@@ -83,6 +87,7 @@ class ServiceHealth:
     unread_bytes: int
     restarts: int = 0  # workers replaced (died, broke their pipe, stalled) since start
     finished_runs_kept: int = 0
+    finished_runs_bytes: int = 0
     dispatcher_silent_seconds: float = 0.0  # it wakes twice a second when all is well
 
     @property
@@ -116,6 +121,7 @@ class ServiceHealth:
             "unread_bytes": self.unread_bytes,
             "restarts": self.restarts,
             "finished_runs_kept": self.finished_runs_kept,
+            "finished_runs_bytes": self.finished_runs_bytes,
             "dispatcher_silent_seconds": self.dispatcher_silent_seconds,
         }
 
@@ -144,6 +150,7 @@ class TrainingBoard:
         self,
         workers: int = 2,
         keep_results: int = 512,
+        keep_bytes: int = KEEP_BYTES,
         data_dir: str | None = "data",
         stall_seconds: float = STALL_SECONDS,
     ) -> None:
@@ -156,6 +163,8 @@ class TrainingBoard:
         self._waiting: list[TrainingJob] = []
         self._results: OrderedDict[str, TrainingJob] = OrderedDict()
         self._keep = keep_results
+        self._keep_bytes = keep_bytes
+        self._sizes: dict[str, int] = {}  # each kept result's pickled size
         self._dispatched = time.monotonic()  # the dispatcher's heartbeat, twice a second
         threading.Thread(target=self._dispatch, daemon=True, name="training-board").start()
         # Load the embedded digits in the server too (sizes for progress bars), now rather
@@ -227,8 +236,13 @@ class TrainingBoard:
                 unread_bytes=self._pool.unread_bytes(),
                 restarts=self._pool.restarts,
                 finished_runs_kept=len(self._results),
+                finished_runs_bytes=self.cached_bytes(),
                 dispatcher_silent_seconds=round(now - self._dispatched, 1),
             )
+
+    def cached_bytes(self) -> int:
+        """The kept results' size (pickled), which the cache keeps under keep_bytes."""
+        return sum(self._sizes.values())
 
     def cached(self, config: RunConfig) -> RunResult | None:
         with self._lock:
@@ -251,8 +265,12 @@ class TrainingBoard:
         self._by_id.pop(job.id, None)
         if job.result is not None and job.result.status in FINAL:
             self._results[key] = job
-            while len(self._results) > self._keep:
-                self._results.popitem(last=False)
+            self._sizes[key] = len(pickle.dumps(job.result))
+            # The streamed copies of the records are no longer needed: the result has them.
+            job.steps, job.epochs = [], []
+            while len(self._results) > self._keep or self.cached_bytes() > self._keep_bytes:
+                old, _ = self._results.popitem(last=False)
+                self._sizes.pop(old, None)
         job.done.set()
         self._schedule()
 
