@@ -91,14 +91,9 @@ def summary(name: str, waits: list[tuple[float, bool]], cpu: float) -> dict[str,
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=30)
-    parser.add_argument("--distinct", type=int, default=8)
-    parser.add_argument("--port", type=int, default=8612)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args()
-    base = f"http://127.0.0.1:{args.port}"
+def start_server(port: int) -> tuple[str, subprocess.Popen[bytes]]:
+    """`streamlit run serve.py` on a local port, once it answers; (base URL, process)."""
+    base = f"http://127.0.0.1:{port}"
     server = subprocess.Popen(
         [
             sys.executable,
@@ -107,7 +102,7 @@ def main() -> None:
             "run",
             "serve.py",
             "--server.port",
-            str(args.port),
+            str(port),
             "--server.address",
             "127.0.0.1",
         ],
@@ -115,13 +110,29 @@ def main() -> None:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    for _ in range(300):
+        try:
+            urllib.request.urlopen(f"{base}/_stcore/health", timeout=1)
+            break
+        except OSError:
+            time.sleep(0.1)
+    return base, server
+
+
+def stop_server(server: subprocess.Popen[bytes]) -> None:
+    server.terminate()
+    server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=30)
+    parser.add_argument("--distinct", type=int, default=8)
+    parser.add_argument("--port", type=int, default=8612)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    base, server = start_server(args.port)
     try:
-        for _ in range(300):
-            try:
-                urllib.request.urlopen(f"{base}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.1)
         # Warm the server up (workers started, first optimizer built) before timing.
         asyncio.run(classroom(base, ["variant=no_step&seed=1&run=1"], 120))
         link = "variant=lr_too_high&variant=tiny_subset&seed=42&run=1"
@@ -137,8 +148,7 @@ def main() -> None:
             waits = asyncio.run(classroom(base, queries, 300))
             results.append(summary(name, waits, children_cpu(server.pid) - before))
     finally:
-        server.terminate()
-        server.wait(timeout=30)
+        stop_server(server)
     if args.json:
         print(json.dumps(results))
         return
