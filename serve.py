@@ -7,6 +7,8 @@ would (same pages, same websocket), and adds:
   move (a worker dead or stalled, the dispatcher stopped). Streamlit's own
   /_stcore/health says only that the web server answers; learners can still be stuck
   behind a broken training service while it says "ok".
+- GET /class-news?code=CODE: what a class screen polls (training_service.class_news), so
+  forty students waiting for their teacher run no page scripts until something changes.
 - The training workers start with the server, not on the first learner's visit.
 """
 
@@ -22,12 +24,21 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from training_service.board import shared_board
+from training_service.class_news import NEWS_PATH, class_news, serve_news
+from training_service.classroom import shared_classroom
 
 
 async def healthz(request: Request) -> JSONResponse:
     """The training service's health: 200 when training moves, 503 (with why) when not."""
     health = shared_board().health()
     return JSONResponse(health.as_dict(), status_code=200 if health.ok else 503)
+
+
+async def news(request: Request) -> JSONResponse:
+    """A class's version and, after a reveal, how far its demo has trained."""
+    code = request.query_params.get("code", "")[:32]
+    status, body = class_news(shared_classroom(), shared_board(), code)
+    return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
 
 @asynccontextmanager
@@ -37,4 +48,9 @@ async def lifespan(app: st.App) -> AsyncIterator[None]:
     yield
 
 
-app = st.App("streamlit_app.py", routes=[Route("/healthz", healthz)], lifespan=lifespan)
+serve_news()
+app = st.App(
+    "streamlit_app.py",
+    routes=[Route("/healthz", healthz), Route(NEWS_PATH, news)],
+    lifespan=lifespan,
+)

@@ -7,11 +7,11 @@ from training_service.classroom import ClassroomError
 from ui.classroom import (
     answer_counts_chart,
     classroom,
-    follow_class,
     join_link,
     projector_layout,
     qr_png,
     show_reveal,
+    wait_for_news,
 )
 from ui.plain_text import plain
 
@@ -98,7 +98,7 @@ def live_answers() -> None:
             view = classroom().view(code)
         if view.scores:
             st.markdown("**Scores:** " + " · ".join(f"{plain(n)} {s}" for n, s in view.scores))
-    follow_class(code, view.version, busy=view.revealed and right is None)
+    wait_for_news(code, view.version, training=view.revealed and right is None, live=True)
 
 
 if not code:

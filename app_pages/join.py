@@ -2,8 +2,9 @@
 
 import streamlit as st
 
+from training_service.class_news import news_served
 from training_service.classroom import CODE_LENGTH, ClassroomError, normalise_code
-from ui.classroom import ANSWERS, classroom, follow_class, show_reveal
+from ui.classroom import ANSWERS, classroom, show_reveal, wait_for_news
 from ui.plain_text import plain, shorten
 
 st.title("Join a class")
@@ -64,10 +65,11 @@ def student_screen(code: str) -> None:
         )
         mine = f"Your answer: **{view.your_answer}**. " if view.your_answer else ""
         st.caption(f"{mine}{view.answered} of {view.joined} have answered. Wait for the reveal.")
-        follow_class(code, view.version, busy=False)
+        wait_for_news(code, view.version, training=False)
         return
-    right = show_reveal(view, f"class_student_{view.position}")
-    follow_class(code, view.version, busy=right is None)
+    # The live curves are on the projector: a student's screen reruns once, when trained.
+    right = show_reveal(view, f"class_student_{view.position}", live=not news_served())
+    wait_for_news(code, view.version, training=right is None)
     if right is None:
         return
     if view.your_answer == right:

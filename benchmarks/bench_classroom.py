@@ -4,8 +4,11 @@ Run from the repository root: `python -m benchmarks.bench_classroom [--students 
 The teacher is one headless Chromium (Debian's, as the browser tests use); each student is
 a Streamlit session spoken to through its own websocket, as bench_class does: it opens
 `/join?code=CODE`, fills the form's two fields and presses Join through the widget
-protocol, then re-runs the page's polling fragment every time the server's `auto_rerun`
-interval says, exactly as the browser would. Prints, from one run on this machine:
+protocol, then waits for news as the page's component does in a browser: it asks
+`/class-news?code=CODE` every 2 s and reruns the page when the class's version moved or
+the revealed demo finished training. (Under a server without that route, it re-runs the
+page's polling fragment whenever the server's `auto_rerun` says, as a browser would.)
+Prints, from one run on this machine:
 
 - join: seconds until every student's screen shows the first demo;
 - idle: the server process's CPU while the whole class waits (no worker time: nothing
@@ -23,6 +26,8 @@ import json
 import re
 import statistics
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 
 import websockets
@@ -50,6 +55,8 @@ class Student:
     joined_at: float | None = None
     revealed_at: float | None = None
     finished: asyncio.Event = field(default_factory=asyncio.Event)
+    version: int | None = None  # the class's version this screen last drew
+    training: bool = False  # it drew a reveal still training: rerun when that finishes
 
     def read(self, data: bytes) -> None:
         now = time.perf_counter()
@@ -110,12 +117,41 @@ async def attend(student: Student, stop: asyncio.Event) -> None:
         await socket.send(student.rerun())
         await asyncio.wait_for(student.finished.wait(), 120)
         await socket.send(student.rerun(student.join_states()))
+        student.version = (await asyncio.to_thread(news, student))["version"]
         while not stop.is_set():
             fragment = student.fragment
-            await asyncio.sleep(fragment[1] if fragment else 0.5)
-            if fragment:
+            await asyncio.sleep(fragment[1] if fragment else POLL_SECONDS)
+            if fragment:  # a server without the news route: the fragment polls
                 await socket.send(student.rerun(fragment=fragment[0]))
+                continue
+            if await asyncio.to_thread(has_news, student):
+                await socket.send(student.rerun())
         reader.cancel()
+
+
+POLL_SECONDS = 2.0  # ui.classroom.POLL_SECONDS
+
+
+def news(student: Student) -> dict[str, object]:
+    """What the page's component asks for: GET /class-news (a 404 carries JSON too)."""
+    url = f"{student.base}/class-news?code={student.code}"
+    try:
+        with urllib.request.urlopen(url, timeout=30) as reply:
+            return json.loads(reply.read())
+    except urllib.error.HTTPError as error:
+        return json.loads(error.read())
+
+
+def has_news(student: Student) -> bool:
+    """The component's rule: rerun when the version moved or the reveal finished training."""
+    reply = news(student)
+    training = reply.get("training")
+    finished = student.training and (training is None or training.get("done"))
+    if reply["version"] != student.version or finished:
+        student.version = reply["version"]
+        student.training = bool(training) and not training.get("done")
+        return True
+    return False
 
 
 def spread(values: list[float]) -> dict[str, float]:

@@ -112,6 +112,19 @@ def compare(
     return comparison
 
 
+def runs_to_train(baseline: RunConfig, variant_ids: Sequence[str]) -> dict[str, RunConfig]:
+    """Baseline, then each variant, preceded by its fixed twin when the bug needs a setting
+    the baseline lacks (dropout for a forgotten model.eval(), a deep net for clipping)."""
+    runs: dict[str, RunConfig] = {"baseline": baseline}
+    for variant_id in variant_ids:
+        variant = get_variant(variant_id)
+        reference = healthy_reference(baseline, variant)
+        if reference != baseline:  # the bug needs a setting: compare with its fixed twin
+            runs[f"{variant_id} fixed"] = reference
+        runs[variant_id] = apply_variant(baseline, variant_id)
+    return runs
+
+
 def run_json(result: RunResult, diagnosis: Diagnosis) -> dict[str, Any]:
     """A RUN object of the CLI: the run --json object plus variant, diagnosis and error."""
     out = result.to_dict()

@@ -6,6 +6,8 @@ import time
 
 import pytest
 
+from engine.config import RunConfig
+from training_service.class_news import class_news, demo_runs
 from training_service.classroom import (
     CODE_ALPHABET,
     CODE_LENGTH,
@@ -104,3 +106,40 @@ def test_ending_a_class_drops_it() -> None:
     room.end(session.code, session.teacher_token)
     with pytest.raises(ClassroomError):
         room.join(session.code)
+
+
+class StubBoard:
+    """progress_of as the training board answers it, for configs named by variant."""
+
+    def __init__(self, progress: dict[str | None, float | None]) -> None:
+        self.progress = progress
+
+    def progress_of(self, config: RunConfig) -> float | None:
+        return self.progress.get(config.variant)
+
+
+def test_a_screens_poll_says_what_changed_without_running_a_page() -> None:
+    room = Classroom()
+    session = room.start(DECK, "deck")
+    idle = StubBoard({})
+    status, news = class_news(room, idle, session.code)
+    assert status == 200 and news == {"version": session.version, "training": None}
+    before = news["version"]
+    student = room.join(session.code, "Ada")
+    assert class_news(room, idle, session.code)[1]["version"] != before
+    room.predict(session.code, student, "explodes", ANSWERS)
+    room.reveal(session.code, session.teacher_token)
+    # The baseline finished (kept by the board), the broken run is half-way.
+    half = StubBoard({None: 1.0, "lr_too_high": 0.5})
+    training = class_news(room, half, session.code)[1]["training"]
+    assert training == {"progress": 0.75, "done": False}
+    done = StubBoard({None: 1.0, "lr_too_high": 1.0})
+    assert class_news(room, done, session.code)[1]["training"]["done"] is True
+    status, news = class_news(room, done, "QQQQQQ")
+    assert status == 404 and news["version"] is None and "No class has the code" in news["problem"]
+
+
+def test_demo_runs_pair_the_bug_with_the_failure_labs_default_baseline() -> None:
+    runs = demo_runs("lr_too_high")
+    assert list(runs) == ["baseline", "lr_too_high"]
+    assert runs["baseline"].variant is None and runs["lr_too_high"].lr > runs["baseline"].lr

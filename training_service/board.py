@@ -249,6 +249,17 @@ class TrainingBoard:
             job = self._results.get(config.key())
         return job.result if job else None
 
+    def progress_of(self, config: RunConfig) -> float | None:
+        """How far this config's run is without joining it: 1.0 once finished and kept,
+        the fraction done while queued or training, None when the board holds no such run
+        (never submitted, or it ended without a result)."""
+        key = config.key()
+        with self._lock:
+            if key in self._results:
+                return 1.0
+            job = self._active.get(key)
+            return job.progress if job is not None else None
+
     def _schedule(self) -> None:  # call with the lock held
         while self._waiting:
             index = self._pool.idle_worker()

@@ -1,10 +1,11 @@
 """Classroom screens: the teacher's control view and a student's view of the same demo.
 
-Both read the class from training_service.classroom. Each screen keeps a tiny fragment
-that asks the store for the class's version every few seconds and draws nothing; only
-when the version moved (an answer, a reveal, the next demo) or a reveal is still
-training does it rerun the page. An idle class costs the server one lookup per student
-per poll, not a redrawn page.
+Both read the class from training_service.classroom. A screen waits for news in the
+browser: a tiny component asks serve.py's /class-news route for the class's version every
+few seconds and reruns the page only when it moved (an answer, a reveal, the next demo) or
+the revealed demo finished training. An idle class costs the server one lookup per
+student per poll, and no script runs. Where that route is not served (a bare
+`streamlit run streamlit_app.py`, AppTest), a fragment asks the store instead.
 """
 
 from __future__ import annotations
@@ -16,14 +17,14 @@ from typing import Any
 import segno
 import streamlit as st
 
-from engine.config import RunConfig, default_config
+from engine.config import RunConfig
 from engine.results import RunResult
 from engine.variants import get_variant
 from training_service.board import TrainingJob
+from training_service.class_news import NEWS_PATH, class_baseline, demo_runs, news_served
 from training_service.classroom import ClassroomError, ClassView, shared_classroom
 from ui.board import training_board
 from ui.charts import CHART_TITLES, comparison_specs, projector_spec
-from ui.comparison import runs_to_train
 from ui.live import _progress_text, curves_of, n_classes_of
 from ui.plain_text import plain
 from ui.results import PREDICTIONS, diagnosis_of
@@ -36,9 +37,65 @@ def classroom() -> Any:
     return shared_classroom()
 
 
-def class_baseline() -> RunConfig:
-    """The healthy run every class demo is compared with: the Failure Lab's default."""
-    return default_config("digits")
+# Runs in the browser: polls the news route, reruns the page (a trigger) only on news,
+# and meanwhile writes how far the class's training is. Returns its clean-up, so a
+# rerun's fresh copy never polls beside the old one.
+NEWS_JS = """
+export default function (component) {
+  const { data, setTriggerValue, parentElement } = component;
+  const note = parentElement.querySelector("p");
+  let asked = false;
+  const poll = async () => {
+    if (asked) return;
+    try {
+      const reply = await fetch(data.url, { cache: "no-store" });
+      const news = await reply.json();
+      const moved = news.version !== data.version;
+      const trained = data.training && (news.training === null || news.training.done);
+      if (moved || trained) {
+        asked = true;
+        setTriggerValue("news", news.version);
+      } else if (data.training && news.training) {
+        const percent = Math.round(100 * news.training.progress);
+        note.textContent = `Training for the whole class: ${percent}%`;
+      }
+    } catch (error) {
+      // The server is restarting or the network dropped: ask again at the next tick.
+    }
+  };
+  const timer = setInterval(poll, data.every_ms);
+  return () => clearInterval(timer);
+}
+"""
+NEWS_CSS = "p {margin: 0; color: var(--st-text-color); opacity: 0.7;}"
+_news_watcher = st.components.v2.component(
+    "class_news_watcher", html="<p></p>", css=NEWS_CSS, js=NEWS_JS
+)
+
+
+def wait_for_news(code: str, version: int, training: bool, live: bool = False) -> None:
+    """Rerun this page when the class changes or (training) its demo finishes training.
+
+    live: rerun every poll while training instead, for live curves (the teacher's one
+    screen). Without serve.py's news route, a fragment polls the store instead.
+    """
+    if live and training or not news_served():
+        follow_class(code, version, busy=training)
+        return
+    _news_watcher(
+        data={
+            "url": f"{server_root()}{NEWS_PATH}?code={code}",
+            "version": version,
+            "training": training,
+            "every_ms": int(POLL_SECONDS * 1000),
+        },
+        key="class_news",
+        on_news_change=_no_callback,
+    )
+
+
+def _no_callback() -> None:
+    """The rerun the trigger causes is all a piece of news needs."""
 
 
 @st.fragment(run_every=POLL_SECONDS)
@@ -55,18 +112,23 @@ def follow_class(code: str, version: int, busy: bool) -> None:
 def demo_jobs(variant: str, code: str) -> dict[str, TrainingJob]:
     """The demo's runs on the shared board: trained once for the whole class, then cached."""
     board = training_board()
-    runs = runs_to_train(class_baseline(), [variant])
-    return {label: board.submit(config, f"class-{code}") for label, config in runs.items()}
+    return {
+        label: board.submit(config, f"class-{code}") for label, config in demo_runs(variant).items()
+    }
 
 
-def join_link(code: str) -> str:
-    """The address students open: this server's /join page with the class code."""
+def server_root() -> str:
+    """This server's address as the browser sees it (empty outside a browser session)."""
     try:
         url = st.context.url or ""
     except Exception:  # outside a browser session (tests)
         url = ""
-    base = url.split("?", 1)[0].rsplit("/", 1)[0] if url else ""
-    return f"{base}/join?code={code}"
+    return url.split("?", 1)[0].rsplit("/", 1)[0] if url else ""
+
+
+def join_link(code: str) -> str:
+    """The address students open: this server's /join page with the class code."""
+    return f"{server_root()}/join?code={code}"
 
 
 def qr_png(text: str) -> bytes:
@@ -113,8 +175,12 @@ def answer_of(result: RunResult) -> str:
     return next((name for name, labels in PREDICTIONS.items() if label in labels), label)
 
 
-def show_reveal(view: ClassView, key: str, big: bool = False) -> str | None:
-    """Train (once, for everyone) and show the demo; returns the right answer when done."""
+def show_reveal(view: ClassView, key: str, big: bool = False, live: bool = True) -> str | None:
+    """Train (once, for everyone) and show the demo; returns the right answer when done.
+
+    live: draw progress and the partial curves while it trains (else a line saying it
+    trains: a student's screen shows the percentage from its news poll).
+    """
     variant = view.demo.variant
     jobs = demo_jobs(variant, view.code)
     results = finished(jobs)
@@ -122,6 +188,9 @@ def show_reveal(view: ClassView, key: str, big: bool = False) -> str | None:
         problems = [f"{label}: {job.problem}" for label, job in jobs.items() if job.problem]
         if problems:
             st.error("Training could not run. " + plain(" ".join(problems)))
+            return None
+        if not live:
+            st.caption("Training once for the whole class; the curves appear here when done.")
             return None
         done = sum(job.progress for job in jobs.values()) / len(jobs)
         st.progress(done, text="Training for the whole class: " + _progress_text(jobs))

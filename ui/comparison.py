@@ -7,25 +7,12 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from engine.compare import run_summary
+from engine.compare import run_summary, runs_to_train
 from engine.config import RunConfig
 from engine.results import RunResult
-from engine.variants import apply_variant, get_variant, healthy_reference
+from engine.variants import get_variant
 from ui.live import train_side_by_side
 from ui.results import PREDICTIONS, diagnosis_of, show_results
-
-
-def runs_to_train(baseline: RunConfig, variant_ids: Sequence[str]) -> dict[str, RunConfig]:
-    """Baseline, then each variant, preceded by its fixed twin when the bug needs a setting
-    the baseline lacks (dropout for a forgotten model.eval(), a deep net for clipping)."""
-    runs: dict[str, RunConfig] = {"baseline": baseline}
-    for variant_id in variant_ids:
-        variant = get_variant(variant_id)
-        reference = healthy_reference(baseline, variant)
-        if reference != baseline:  # the bug needs a setting: compare with its fixed twin
-            runs[f"{variant_id} fixed"] = reference
-        runs[variant_id] = apply_variant(baseline, variant_id)
-    return runs
 
 
 def prediction_widgets(
