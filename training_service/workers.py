@@ -140,6 +140,9 @@ class Worker:
 
 
 STALL_SECONDS = 120.0  # silence from a busy worker that means it is stuck (it reports 6x/s)
+# A worker starting up imports torch and the engine before it says anything: on a loaded
+# 2-core box that has taken minutes, and it does not get shorter when stalls are judged faster.
+STARTUP_SECONDS = 600.0
 LOST = "The training process stopped unexpectedly."
 STALLED = "The training process stopped responding and was restarted."
 
@@ -227,9 +230,9 @@ class WorkerPool:
 
     def stalled(self, worker: Worker) -> bool:
         """Busy, yet silent for longer than any healthy run is (frozen, or stuck). Starting
-        up (importing torch on a busy machine) may take longer: it gets 5x the time."""
+        up (importing torch on a busy machine) may take longer: it gets STARTUP_SECONDS."""
         silent = time.monotonic() - worker.last_heard
-        allowed = self.stall_seconds if worker.ready else 5 * self.stall_seconds
+        allowed = self.stall_seconds if worker.ready else max(STARTUP_SECONDS, self.stall_seconds)
         return worker.busy_with is not None and silent > allowed
 
     def dead_jobs(self) -> list[tuple[int, str]]:
