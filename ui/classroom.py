@@ -44,6 +44,8 @@ NEWS_JS = """
 export default function (component) {
   const { data, setTriggerValue, parentElement } = component;
   const note = parentElement.querySelector("p");
+  // The element outlives a rerun: clear what the last copy wrote.
+  note.textContent = data.training ? "Training for the whole class..." : "";
   let asked = false;
   const poll = async () => {
     if (asked) return;

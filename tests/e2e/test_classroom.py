@@ -71,6 +71,8 @@ def test_a_teacher_and_three_students_predict_then_see_one_training(
     expect(teacher.get_by_text(re.compile(r"Scores: Ada 1 · Bo 1 · Cy 0"))).to_be_visible(
         timeout=WAIT
     )
+    for student in students:  # the news poll's progress line is gone once it is trained
+        expect(student.get_by_text(re.compile("Training for the whole class"))).to_have_count(0)
     for screen, name in ((teacher, "teacher"), (students[2], "student")):
         screen.locator('[data-testid="stVegaLiteChart"]').first.scroll_into_view_if_needed()
         screen.screenshot(path=str(ARTIFACTS / f"classroom-{name}-reveal.png"))
