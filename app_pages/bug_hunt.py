@@ -6,25 +6,10 @@ import streamlit as st
 
 from engine.config import default_config
 from engine.variants import all_variants, apply_variant, get_variant
+from lessons.decks import HUNTABLE
 from ui.live import draw_charts, n_classes_of, train_side_by_side
 from ui.results import curves, diagnosis_of, show_bug, show_diagnosis
 
-# Bugs whose curves give them away; the invisible ones (memory, leaky val) need other tools.
-HUNTABLE = (
-    "lr_too_high",
-    "lr_too_low",
-    "no_shuffle",
-    "swapped_loss_args_one_hot",
-    "tiny_subset",
-    "no_zero_grad",
-    "softmax_before_ce",
-    "labels_misaligned",
-    "no_step",
-    "zero_init",
-    "vanishing_gradients",
-    "unregistered_layers",
-    "exploding_gradients",
-)
 KEY = "hunt"
 
 st.title("Bug Hunt")

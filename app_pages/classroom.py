@@ -1,16 +1,20 @@
 """Classroom: the teacher picks a deck, the class joins by code, predicts, then sees it train."""
 
+import contextlib
+
 import streamlit as st
 
 from lessons.decks import DECKS, deck_from_link
-from training_service.classroom import ClassroomError
+from training_service.classroom import HUNT, PREDICT, ClassroomError, ClassView
 from ui.classroom import (
     answer_counts_chart,
     classroom,
     join_link,
+    name_the_bug,
     projector_layout,
     qr_png,
     show_reveal,
+    show_runs,
     wait_for_news,
 )
 from ui.plain_text import plain
@@ -23,7 +27,18 @@ def start_screen() -> None:
     st.markdown(
         "Project one demo at a time. Students join from their own devices with a code, each "
         "predicts what the broken run will do, you see the class's answers arrive, then "
-        "**Reveal** trains the comparison once for everyone."
+        "**Reveal** trains the comparison once for everyone. In **Bug Hunt** everyone sees a "
+        "mystery bug's curves at once and names the bug; Reveal tells who was right."
+    )
+    games = {PREDICT: "Predict the curve", HUNT: "Bug Hunt: name the bug"}
+    linked = st.query_params.get("game")
+    game = st.radio(
+        "Game",
+        list(games),
+        index=list(games).index(linked) if linked in games else 0,
+        format_func=games.__getitem__,
+        horizontal=True,
+        key="class_game",
     )
     deck, notices = deck_from_link(st.query_params.get("deck"))
     for notice in notices:
@@ -37,11 +52,18 @@ def start_screen() -> None:
         key="class_deck",
     )
     chosen = choices[slug]
-    for number, demo in enumerate(chosen.demos(), start=1):
-        st.markdown(f"{number}. {demo.title}")
-    st.caption(f"This deck as a link: `?deck={chosen.slug}`")
+    demos = chosen.demos(game)
+    listing = "\n".join(f"{number}. {demo.title}" for number, demo in enumerate(demos, start=1))
+    if game == HUNT:  # the projector shows this screen too: keep the answers folded
+        st.markdown(f"{len(demos)} mysteries.")
+        with st.expander("The answers (not for the projector)"):
+            st.markdown(listing)
+    else:
+        st.markdown(listing)
+    link = f"?deck={chosen.slug}" + (f"&game={HUNT}" if game == HUNT else "")
+    st.caption(f"This deck as a link: `{link}`")
     if st.button("Start the class", type="primary", icon=":material/groups:"):
-        session = classroom().start(chosen.demos(), chosen.name)
+        session = classroom().start(demos, chosen.name, game)
         st.session_state["class_code"] = session.code
         st.session_state["class_token"] = session.teacher_token
         st.rerun()
@@ -85,20 +107,34 @@ def live_answers() -> None:
         st.error(plain(str(error)))
         st.button("Start a new class", on_click=forget_class, type="primary")
         return
-    right = None
     question, answers = st.columns(2)
-    question.markdown(f"# {view.position}/{view.deck_size} · {view.demo.title}")
+    hidden = view.game == HUNT and not view.revealed
+    title = f"Mystery {view.position}" if hidden else view.demo.title
+    question.markdown(f"# {view.position}/{view.deck_size} · {title}")
     question.markdown(f"### {view.demo.question}")
     question.metric("Answered", f"{view.answered} of {view.joined}")
     answers.vega_lite_chart(answer_counts_chart(view), width="stretch", height=320)
+    trained = reveal(view) if view.shows_runs else False
     if view.revealed:
+        with contextlib.suppress(ClassroomError):  # ended meanwhile: its news reruns the page
+            view = classroom().view(code)  # the scores, settled just now
+    if view.scores:
+        st.markdown("**Scores:** " + " · ".join(f"{plain(n)} {s}" for n, s in view.scores))
+    wait_for_news(code, view.version, training=view.shows_runs and not trained, live=True)
+
+
+def reveal(view: ClassView) -> bool:
+    """The demo's curves (and, once revealed, the answer, scored once); whether trained."""
+    if view.game == HUNT:
+        results = show_runs(view, "class_teacher", big=True)
+        right = name_the_bug(view, results, big=True) if results and view.revealed else None
+        trained = results is not None
+    else:
         right = show_reveal(view, "class_teacher", big=True)
-        if right is not None:
-            classroom().settle(code, token, {right})  # scored once, when the runs are done
-            view = classroom().view(code)
-        if view.scores:
-            st.markdown("**Scores:** " + " · ".join(f"{plain(n)} {s}" for n, s in view.scores))
-    wait_for_news(code, view.version, training=view.revealed and right is None, live=True)
+        trained = right is not None
+    if right is not None:
+        classroom().settle(code, token, {right})  # scored once, when the runs are done
+    return trained
 
 
 if not code:

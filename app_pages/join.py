@@ -3,8 +3,8 @@
 import streamlit as st
 
 from training_service.class_news import news_served
-from training_service.classroom import CODE_LENGTH, ClassroomError, normalise_code
-from ui.classroom import ANSWERS, classroom, show_reveal, wait_for_news
+from training_service.classroom import CODE_LENGTH, HUNT, ClassroomError, ClassView, normalise_code
+from ui.classroom import choices_of, classroom, name_the_bug, show_reveal, show_runs, wait_for_news
 from ui.plain_text import plain, shorten
 
 st.title("Join a class")
@@ -34,13 +34,26 @@ def join_form() -> None:
             st.rerun()
 
 
-def predict(code: str, position: int) -> None:
+def predict(code: str, position: int, choices: tuple[str, ...]) -> None:
     answer = st.session_state.get(f"class_guess_{code}_{position}")
     if answer:
         try:
-            classroom().predict(code, student, answer, ANSWERS)
+            classroom().predict(code, student, answer, choices)
         except ClassroomError as error:
             st.session_state["class_problem"] = str(error)
+
+
+def ask(code: str, view: ClassView) -> None:
+    """The answers to pick from, until the reveal."""
+    choices = choices_of(view)
+    key = f"class_guess_{code}_{view.position}"
+    callback = {"on_change": predict, "args": (code, view.position, choices)}
+    if view.game == HUNT:  # bug names are long: one per line
+        st.radio("Your answer", choices, index=None, key=key, **callback)
+    else:
+        st.segmented_control("Your prediction", choices, key=key, **callback)
+    mine = f"Your answer: **{view.your_answer}**. " if view.your_answer else ""
+    st.caption(f"{mine}{view.answered} of {view.joined} have answered. Wait for the reveal.")
 
 
 def student_screen(code: str) -> None:
@@ -53,29 +66,31 @@ def student_screen(code: str) -> None:
     if problem:
         st.warning(plain(problem))
     st.caption(f"{plain(shorten(view.deck_name, 60))} · demo {view.position} of {view.deck_size}")
-    st.markdown(f"## {view.demo.title}")
+    hunt = view.game == HUNT
+    st.markdown(
+        f"## {f'Mystery {view.position}' if hunt and not view.revealed else view.demo.title}"
+    )
     st.markdown(f"**{view.demo.question}**")
-    if not view.revealed:
-        st.segmented_control(
-            "Your prediction",
-            ANSWERS,
-            key=f"class_guess_{code}_{view.position}",
-            on_change=predict,
-            args=(code, view.position),
-        )
-        mine = f"Your answer: **{view.your_answer}**. " if view.your_answer else ""
-        st.caption(f"{mine}{view.answered} of {view.joined} have answered. Wait for the reveal.")
-        wait_for_news(code, view.version, training=False)
-        return
+    key = f"class_student_{view.position}"
     # The live curves are on the projector: a student's screen reruns once, when trained.
-    right = show_reveal(view, f"class_student_{view.position}", live=not news_served())
+    live = not news_served()
+    results = show_runs(view, key, live=live) if hunt else None
+    if not view.revealed:
+        ask(code, view)
+        wait_for_news(code, view.version, training=hunt and results is None)
+        return
+    if hunt:
+        right = name_the_bug(view, results) if results else None
+    else:
+        right = show_reveal(view, key, live=live)
     wait_for_news(code, view.version, training=right is None)
     if right is None:
         return
     if view.your_answer == right:
         st.success(f"You said **{view.your_answer}**: right!")
     elif view.your_answer:
-        st.info(f"You said **{view.your_answer}**; it **{right}**.")
+        verb = "it was" if hunt else "it"
+        st.info(f"You said **{view.your_answer}**; {verb} **{right}**.")
     else:
         st.info("You did not answer this one.")
     st.caption(f"Your score: {view.your_score}")

@@ -6,12 +6,30 @@ A deck is also a link: `/classroom?deck=five-ways` opens a shipped deck, and
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from engine.variants import all_variants, get_variant
-from training_service.classroom import Demo
+from training_service.classroom import HUNT, Demo
 
 MAX_DECK = 20
+HUNT_CHOICES = 4  # bug names offered per mystery: the right one and three others
+# Bugs whose curves give them away; the invisible ones (memory, leaky val) need other tools.
+HUNTABLE = (
+    "lr_too_high",
+    "lr_too_low",
+    "no_shuffle",
+    "swapped_loss_args_one_hot",
+    "tiny_subset",
+    "no_zero_grad",
+    "softmax_before_ce",
+    "labels_misaligned",
+    "no_step",
+    "zero_init",
+    "vanishing_gradients",
+    "unregistered_layers",
+    "exploding_gradients",
+)
 
 
 @dataclass(frozen=True)
@@ -20,8 +38,24 @@ class Deck:
     name: str
     variants: tuple[str, ...]
 
-    def demos(self) -> tuple[Demo, ...]:
-        return tuple(Demo(v, get_variant(v).title) for v in self.variants)
+    def demos(self, game: str = "predict") -> tuple[Demo, ...]:
+        """The class's demos: named bugs to predict, or (HUNT) mysteries to name."""
+        if game != HUNT:
+            return tuple(Demo(v, get_variant(v).title) for v in self.variants)
+        return tuple(
+            Demo(v, get_variant(v).title, "Which bug is it?", hunt_choices(v, f"{self.slug}:{i}"))
+            for i, v in enumerate(self.variants)
+        )
+
+
+def hunt_choices(variant: str, salt: str) -> tuple[str, ...]:
+    """The right bug's title among three other huntable bugs, in an order that gives
+    nothing away; the same for every class that plays this deck (seeded by `salt`)."""
+    pick = random.Random(salt)
+    others = pick.sample([v for v in HUNTABLE if v != variant], HUNT_CHOICES - 1)
+    names = [get_variant(v).title for v in (variant, *others)]
+    pick.shuffle(names)
+    return tuple(names)
 
 
 DECKS: tuple[Deck, ...] = (
@@ -29,6 +63,11 @@ DECKS: tuple[Deck, ...] = (
         "five-ways",
         "Five ways to break a training loop",
         ("lr_too_high", "lr_too_low", "no_zero_grad", "no_shuffle", "tiny_subset"),
+    ),
+    Deck(
+        "bug-hunt",
+        "Bug Hunt · five mysteries",
+        ("no_shuffle", "softmax_before_ce", "zero_init", "labels_misaligned", "tiny_subset"),
     ),
     Deck(
         "module-1",

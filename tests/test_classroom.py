@@ -7,10 +7,14 @@ import time
 import pytest
 
 from engine.config import RunConfig
+from engine.variants import get_variant
+from lessons.decks import DECKS, HUNT_CHOICES, HUNTABLE
 from training_service.class_news import class_news, demo_runs
 from training_service.classroom import (
     CODE_ALPHABET,
     CODE_LENGTH,
+    HUNT,
+    PREDICT,
     Classroom,
     ClassroomError,
     Demo,
@@ -143,3 +147,26 @@ def test_demo_runs_pair_the_bug_with_the_failure_labs_default_baseline() -> None
     runs = demo_runs("lr_too_high")
     assert list(runs) == ["baseline", "lr_too_high"]
     assert runs["baseline"].variant is None and runs["lr_too_high"].lr > runs["baseline"].lr
+
+
+def test_a_bug_hunt_offers_the_right_bug_among_three_others_the_same_for_every_class() -> None:
+    deck = next(d for d in DECKS if d.slug == "bug-hunt")
+    demos = deck.demos(HUNT)
+    assert demos == deck.demos(HUNT)  # every class playing this deck sees the same options
+    for demo in demos:
+        assert demo.variant in HUNTABLE and demo.question == "Which bug is it?"
+        assert len(set(demo.choices)) == HUNT_CHOICES and demo.title in demo.choices
+        assert set(demo.choices) <= {get_variant(v).title for v in HUNTABLE}
+    # The right answer is not always in the same place.
+    assert len({demo.choices.index(demo.title) for demo in demos}) > 1
+    assert all(demo.choices == () for demo in deck.demos())  # the predict game: curve answers
+
+
+def test_a_class_plays_one_of_two_games() -> None:
+    room = Classroom()
+    hunt = room.start(DECK, "deck", HUNT)
+    assert room.view(hunt.code).shows_runs and not room.view(hunt.code).revealed
+    predict = room.start(DECK, "deck")
+    assert room.view(predict.code).game == PREDICT and not room.view(predict.code).shows_runs
+    with pytest.raises(ClassroomError, match="Unknown game 'chess'"):
+        room.start(DECK, "deck", "chess")

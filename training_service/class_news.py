@@ -50,7 +50,8 @@ class RunProgress(Protocol):
 def class_news(room: Classroom, board: RunProgress, code: str) -> tuple[int, dict[str, Any]]:
     """(HTTP status, JSON body) for a screen's poll.
 
-    {"version": n, "training": null} before a reveal; after one, "training" holds
+    {"version": n, "training": null} before a reveal; after one (and all along in a Bug
+    Hunt, whose screens show the mystery's curves), "training" holds
     {"progress": 0..1, "done": bool} for the demo's runs. A code with no class is a 404
     whose body says why (a screen reruns and shows it).
     """
@@ -59,7 +60,7 @@ def class_news(room: Classroom, board: RunProgress, code: str) -> tuple[int, dic
     except ClassroomError as error:
         return 404, {"version": None, "training": None, "problem": str(error)}
     training = None
-    if view.revealed:
+    if view.shows_runs:
         progress = [board.progress_of(c) for c in demo_runs(view.demo.variant).values()]
         # A run the board no longer holds ended (kept or failed): the page will say which.
         done = all(p is None or p >= 1.0 for p in progress)

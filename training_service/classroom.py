@@ -20,6 +20,10 @@ CODE_LENGTH = 6  # 27**6: about 387 million codes, tried one request at a time
 IDLE_SECONDS = 2 * 60 * 60
 MAX_STUDENTS = 200
 MAX_NICKNAME = 24
+# The two class games: predict what a named bug's curve will do, then train it; or hunt:
+# everyone sees a mystery bug's curves at once and names the bug.
+PREDICT, HUNT = "predict", "hunt"
+GAMES = (PREDICT, HUNT)
 
 
 class ClassroomError(ValueError):
@@ -33,6 +37,8 @@ class Demo:
     variant: str
     title: str
     question: str = "What will the broken curve do?"
+    # Bug Hunt: the bug names offered (the right one among them); empty: the curve answers.
+    choices: tuple[str, ...] = ()
 
 
 @dataclass
@@ -41,6 +47,7 @@ class ClassSession:
     teacher_token: str  # only the teacher's browser holds it: it moves and reveals
     deck: tuple[Demo, ...]
     deck_name: str
+    game: str = PREDICT
     current: int = 0
     revealed: bool = False
     version: int = 0  # bumped on every change, so a polling screen redraws only on news
@@ -62,6 +69,7 @@ class ClassView:
 
     code: str
     deck_name: str
+    game: str
     demo: Demo
     position: int  # 1-based
     deck_size: int
@@ -73,6 +81,11 @@ class ClassView:
     your_answer: str | None = None
     your_score: int = 0
     scores: tuple[tuple[str, int], ...] = ()  # (nickname, right guesses), best first
+
+    @property
+    def shows_runs(self) -> bool:
+        """Whether screens show the demo's curves now: after a reveal, or all along in a hunt."""
+        return self.revealed or self.game == HUNT
 
 
 def normalise_code(text: str) -> str:
@@ -88,14 +101,17 @@ class Classroom:
         self._lock = threading.Lock()
         self.idle_seconds = idle_seconds
 
-    def start(self, deck: tuple[Demo, ...], deck_name: str) -> ClassSession:
+    def start(self, deck: tuple[Demo, ...], deck_name: str, game: str = PREDICT) -> ClassSession:
         """A new class on this deck, with a fresh code no other class here is using."""
         if not deck:
             raise ClassroomError("A class needs at least one demo in its deck.")
+        if game not in GAMES:
+            raise ClassroomError(f"Unknown game {game[:20]!r}: choose one of {', '.join(GAMES)}.")
         with self._lock:
             self._drop_idle()
             code = self._new_code()
-            session = ClassSession(code, secrets.token_urlsafe(16), tuple(deck), deck_name)
+            token = secrets.token_urlsafe(16)
+            session = ClassSession(code, token, tuple(deck), deck_name, game)
             self._classes[code] = session
             return session
 
@@ -205,6 +221,7 @@ class Classroom:
             return ClassView(
                 code=session.code,
                 deck_name=session.deck_name,
+                game=session.game,
                 demo=session.deck[session.current],
                 position=session.current + 1,
                 deck_size=len(session.deck),

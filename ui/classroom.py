@@ -22,7 +22,7 @@ from engine.results import RunResult
 from engine.variants import get_variant
 from training_service.board import TrainingJob
 from training_service.class_news import NEWS_PATH, class_baseline, demo_runs, news_served
-from training_service.classroom import ClassroomError, ClassView, shared_classroom
+from training_service.classroom import HUNT, ClassroomError, ClassView, shared_classroom
 from ui.board import training_board
 from ui.charts import CHART_TITLES, comparison_specs, projector_spec
 from ui.live import _progress_text, curves_of, n_classes_of
@@ -177,17 +177,22 @@ def answer_of(result: RunResult) -> str:
     return next((name for name, labels in PREDICTIONS.items() if label in labels), label)
 
 
-def show_reveal(view: ClassView, key: str, big: bool = False, live: bool = True) -> str | None:
-    """Train (once, for everyone) and show the demo; returns the right answer when done.
+def show_runs(
+    view: ClassView, key: str, big: bool = False, live: bool = True
+) -> dict[str, RunResult] | None:
+    """Train the demo (once, for everyone) and draw its curves; the results when done.
 
     live: draw progress and the partial curves while it trains (else a line saying it
     trains: a student's screen shows the percentage from its news poll).
     """
-    variant = view.demo.variant
-    jobs = demo_jobs(variant, view.code)
+    jobs = demo_jobs(view.demo.variant, view.code)
     results = finished(jobs)
+    shown = jobs
+    if view.game == HUNT and not view.revealed:  # the mystery's name stays off the screen
+        secret = view.demo.variant  # also in a fixed twin's label ("<bug> fixed")
+        shown = {label.replace(secret, "mystery"): job for label, job in jobs.items()}
     if results is None:
-        problems = [f"{label}: {job.problem}" for label, job in jobs.items() if job.problem]
+        problems = [f"{label}: {job.problem}" for label, job in shown.items() if job.problem]
         if problems:
             st.error("Training could not run. " + plain(" ".join(problems)))
             return None
@@ -195,10 +200,17 @@ def show_reveal(view: ClassView, key: str, big: bool = False, live: bool = True)
             st.caption("Training once for the whole class; the curves appear here when done.")
             return None
         done = sum(job.progress for job in jobs.values()) / len(jobs)
-        st.progress(done, text="Training for the whole class: " + _progress_text(jobs))
-        draw_demo_charts(jobs, class_baseline(), key, big)
+        st.progress(done, text="Training for the whole class: " + _progress_text(shown))
+    draw_demo_charts(shown, class_baseline(), key, big)
+    return results
+
+
+def show_reveal(view: ClassView, key: str, big: bool = False, live: bool = True) -> str | None:
+    """Train (once, for everyone) and show the demo; returns the right answer when done."""
+    variant = view.demo.variant
+    results = show_runs(view, key, big, live)
+    if results is None:
         return None
-    draw_demo_charts(jobs, class_baseline(), key, big)
     right = answer_of(results[variant])
     diagnosis = diagnosis_of(results[variant])
     heading = "##" if big else "####"
@@ -209,9 +221,27 @@ def show_reveal(view: ClassView, key: str, big: bool = False, live: bool = True)
     return right
 
 
+def name_the_bug(view: ClassView, results: Mapping[str, RunResult], big: bool = False) -> str:
+    """A hunt's reveal: the mystery's name and Curve Doctor's reading; returns the name."""
+    variant = get_variant(view.demo.variant)
+    diagnosis = diagnosis_of(results[view.demo.variant])
+    heading = "##" if big else "####"
+    st.markdown(f"{heading} It was **{variant.title}** (Curve Doctor: `{diagnosis.label}`)")
+    if diagnosis.evidence:
+        st.markdown(plain(diagnosis.evidence[0]))
+    st.caption(variant.why)
+    return variant.title
+
+
+def choices_of(view: ClassView) -> tuple[str, ...]:
+    """The answers a student picks from: bug names in a hunt, else what the curve does."""
+    return view.demo.choices or ANSWERS
+
+
 def answer_counts_chart(view: ClassView) -> dict[str, Any]:
     """How many students chose each answer, as a horizontal bar chart."""
-    rows = [{"answer": answer, "students": view.counts.get(answer, 0)} for answer in ANSWERS]
+    answers = choices_of(view)
+    rows = [{"answer": answer, "students": view.counts.get(answer, 0)} for answer in answers]
     return {
         "data": {"values": rows},
         "mark": {"type": "bar", "color": "#2563eb"},
@@ -219,7 +249,7 @@ def answer_counts_chart(view: ClassView) -> dict[str, Any]:
             "y": {
                 "field": "answer",
                 "type": "nominal",
-                "sort": list(ANSWERS),
+                "sort": list(answers),
                 "title": None,
                 "axis": {"labelLimit": 400, "labelOverlap": False},
             },
