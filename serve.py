@@ -14,6 +14,7 @@ would (same pages, same websocket), and adds:
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -41,8 +42,22 @@ async def news(request: Request) -> JSONResponse:
     return JSONResponse(body, status_code=status, headers={"Cache-Control": "no-store"})
 
 
+def import_what_pages_share() -> None:
+    """Import, in one thread, the libraries both the pages and the board's warm-up use.
+
+    Two threads importing the same libraries at once (a first page importing altair while
+    the board's warm-up imports scikit-learn, both reaching narwhals) can meet halfway and
+    Python then raises an import deadlock on the page. Done here, before the server takes
+    requests, every later import is a dictionary lookup.
+    """
+    import altair  # noqa: F401
+    import pandas  # noqa: F401
+    import sklearn.datasets  # noqa: F401
+
+
 @asynccontextmanager
 async def lifespan(app: st.App) -> AsyncIterator[None]:
+    await asyncio.to_thread(import_what_pages_share)
     # In a thread: the workers import torch for a few seconds, the server answers meanwhile.
     threading.Thread(target=shared_board, daemon=True, name="start-training-board").start()
     yield

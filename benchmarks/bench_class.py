@@ -32,17 +32,35 @@ ROOT = Path(__file__).resolve().parent.parent
 READING = b"Curve Doctor's reading"
 
 
+def open_session(base: str, keepalive: bool = True) -> websockets.connect:
+    """A new Streamlit session: the websocket a browser tab opens (use with `async with`).
+
+    keepalive=False sends no pings: many sessions on one event loop answer them late, and
+    a browser's connection does not close over a slow pong either.
+    """
+    return websockets.connect(
+        base.replace("http", "ws") + "/_stcore/stream",
+        subprotocols=["streamlit", "load-test"],
+        max_size=None,
+        **({} if keepalive else {"ping_interval": None}),
+    )
+
+
+def rerun_request(query: str, page_name: str = "failure-lab", page_hash: str = "") -> bytes:
+    """The BackMsg a browser sends to run a page: the URL's query string and page name, and
+    once it knows them, the page's script hash (from the server's `navigation` message)."""
+    request = BackMsg()
+    request.rerun_script.query_string = query
+    request.rerun_script.page_name = page_name
+    request.rerun_script.page_script_hash = page_hash
+    return request.SerializeToString()
+
+
 async def student(base: str, query: str, timeout: float) -> tuple[float, bool]:
     """One session: ask for the page, wait for the run to finish; (seconds, saw results)."""
-    uri = base.replace("http", "ws") + "/_stcore/stream"
-    async with websockets.connect(
-        uri, subprotocols=["streamlit", "load-test"], max_size=None
-    ) as socket:
-        request = BackMsg()
-        request.rerun_script.query_string = query
-        request.rerun_script.page_name = "failure-lab"
+    async with open_session(base) as socket:
         start = time.perf_counter()
-        await socket.send(request.SerializeToString())
+        await socket.send(rerun_request(query))
         saw_results = False
         while True:
             data = await asyncio.wait_for(socket.recv(), timeout)

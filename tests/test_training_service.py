@@ -190,3 +190,14 @@ def test_the_result_cache_is_bounded_by_bytes_not_entries() -> None:
     assert board.cached(jobs[0].config) is None and board.cached(jobs[1].config) is None
     assert board.cached(jobs[3].config) is jobs[3].result
     assert jobs[3].steps == [] and len(jobs[3].result.steps) == 800  # one copy, not two
+
+
+def test_a_stop_pressed_while_the_worker_starts_up_is_not_lost() -> None:
+    # The worker used to clear its stop flag when it took a task: a Stop pressed between the
+    # assignment and that moment (seconds, while the worker imports torch) was lost.
+    board = TrainingBoard(workers=1, data_dir=None)
+    job = board.submit(default_config("digits", epochs=200), "learner")
+    assert board.health().pid_of(job.id) is not None  # assigned at once, not yet started
+    board.stop(job, "learner")
+    assert job.done.wait(timeout=120) and job.result is not None
+    assert job.result.status == "stopped" and len(job.result.steps) < 100

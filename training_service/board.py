@@ -180,24 +180,32 @@ class TrainingBoard:
         """
         key = config.key()
         with self._lock:
-            existing = self._results.get(key) or self._active.get(key)
+            if key in self._results:  # finished: nothing to watch, so no watcher is kept
+                self._results.move_to_end(key)
+                return self._results[key]
+            existing = self._watchable(key)
             if existing is not None:
                 existing.watchers.add(watcher)
-                if key in self._results:
-                    self._results.move_to_end(key)
                 return existing
         job = TrainingJob(
             config, planned_steps(config, self.data_dir), watchers={watcher}, id=next(self._ids)
         )
         with self._lock:
-            if key in self._active:  # another session submitted it meanwhile
-                self._active[key].watchers.add(watcher)
-                return self._active[key]
+            existing = self._watchable(key)  # another session submitted it meanwhile
+            if existing is not None:
+                existing.watchers.add(watcher)
+                return existing
             self._active[key] = job
             self._by_id[job.id] = job
             self._waiting.append(job)
             self._schedule()
         return job
+
+    def _watchable(self, key: str) -> TrainingJob | None:  # call with the lock held
+        """The active job for this key, unless it is being stopped: a run everyone left is
+        ending between two steps, and a learner who comes back gets a fresh run instead."""
+        job = self._active.get(key)
+        return None if job is None or job.stop_requested.is_set() else job
 
     def queue_position(self, job: TrainingJob) -> int:
         """0 while training or done; otherwise 1 for the next job to start, 2, ..."""
@@ -210,6 +218,7 @@ class TrainingBoard:
             job.watchers.discard(watcher)
             if job.watchers or job.done.is_set():
                 return
+            job.stop_requested.set()
             if job in self._waiting:
                 self._waiting.remove(job)
                 job.never_started = True
@@ -272,8 +281,10 @@ class TrainingBoard:
     def _finish(self, job: TrainingJob) -> None:  # call with the lock held
         self._pool.release(job.id)
         key = job.config.key()
-        self._active.pop(key, None)
+        if self._active.get(key) is job:  # not a fresh run of the same config, begun since
+            del self._active[key]
         self._by_id.pop(job.id, None)
+        job.watchers.clear()  # nothing left to watch: no session ids kept with the result
         if job.result is not None and job.result.status in FINAL:
             self._results[key] = job
             self._sizes[key] = len(pickle.dumps(job.result))

@@ -85,7 +85,8 @@ def _serve(tasks: MessageQueue, results: Connection, stop_flag: Any, worker_id: 
         if task is None:
             return
         job_id, config_dict, data_dir = task
-        stop_flag.value = 0
+        # The server cleared the flag when it assigned this task; clearing it here would
+        # lose a Stop pressed while the task waited in the queue (or the worker started up).
         forward = RecordForwarder(results, job_id)
         try:
             result = train(
@@ -196,6 +197,7 @@ class WorkerPool:
         worker = self.workers[index]
         worker.busy_with = job_id
         worker.last_heard = time.monotonic()
+        worker.stop_flag.value = 0  # before the task is sent: a Stop from now on counts
         worker.tasks.put((job_id, config_dict, data_dir))
 
     def release(self, job_id: int) -> None:

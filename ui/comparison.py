@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import streamlit as st
 
@@ -11,6 +11,7 @@ from engine.compare import run_summary, runs_to_train
 from engine.config import RunConfig
 from engine.results import RunResult
 from engine.variants import get_variant
+from ui.board import training_board
 from ui.live import train_side_by_side
 from ui.results import PREDICTIONS, diagnosis_of, show_results
 
@@ -69,6 +70,12 @@ def record_history(results: dict[str, RunResult], key: str) -> None:
         )
 
 
+def abandoned(runs: Mapping[str, RunConfig]) -> bool:
+    """Whether a comparison's runs are gone from the board: stopped, not training or kept."""
+    board = training_board()
+    return any(board.progress_of(config) is None for config in runs.values())
+
+
 def comparison_section(
     baseline: RunConfig,
     variant_ids: Sequence[str],
@@ -95,9 +102,16 @@ def comparison_section(
     )
     if not variant_ids:
         st.info("Choose at least one broken variant to compare with the baseline.")
-    if (start or autorun) and variant_ids:
+    fresh = bool((start or autorun) and variant_ids)
+    if fresh:
         st.session_state[f"{key}_pending"] = {"runs": runs, "variants": list(variant_ids)}
     pending = st.session_state.get(f"{key}_pending")
+    if pending and not fresh and abandoned(pending["runs"]):
+        # Left (another page, Stop, a closed tab) while it trained, its runs were handed
+        # back: coming back must not start them again from scratch.
+        st.session_state.pop(f"{key}_pending", None)
+        st.info("The comparison stopped when you left it. Press Train to run it again.")
+        pending = None
     if pending:
         results = train_side_by_side(pending["runs"], key)
         st.session_state.pop(f"{key}_pending", None)

@@ -6,14 +6,16 @@ import contextlib
 import threading
 import time
 from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import streamlit as st
+from streamlit.runtime.scriptrunner import add_script_run_ctx, get_script_run_ctx
 
 from engine.config import RunConfig
 from engine.data import load_data
 from engine.results import RunResult
-from training_service.board import TrainingJob
+from training_service.board import TrainingBoard, TrainingJob
 from ui.board import session_id, training_board
 from ui.charts import CHART_TITLES, RunCurves, comparison_specs, projector_spec
 from ui.settings import presenting
@@ -22,6 +24,11 @@ REDRAW_SECONDS = 0.5  # at most two redraws a second: every redraw costs server 
 _live_viewers = 0  # sessions drawing live curves right now, across the whole server
 _viewers_lock = threading.Lock()
 MAX_WAIT_SECONDS = 600
+# How often a waiting session gives Streamlit the chance to end its run (tab closed, Stop,
+# another page), and how long its runs are then kept for a rerun of the same page to take
+# them back before they are released.
+STOP_CHECK_SECONDS = 0.25
+RELEASE_GRACE_SECONDS = 2.0
 
 
 def n_classes_of(config: RunConfig) -> int | None:
@@ -84,10 +91,20 @@ def redraw_interval(last_draw_cost: float) -> float:
 
 
 def _wait_for_jobs(jobs: Mapping[str, TrainingJob], seconds: float) -> None:
-    """Sleep up to `seconds`, waking early when every job is done."""
+    """Sleep up to `seconds`, waking early when every job is done.
+
+    Streamlit ends a script run (its tab closed, its Stop pressed, a rerun or another page
+    asked for) only at the script's next Streamlit call, by raising there. Looking at
+    session state is such a call and sends nothing, so a long pause between redraws still
+    ends within STOP_CHECK_SECONDS.
+    """
     deadline = time.perf_counter() + seconds
-    for job in jobs.values():
-        job.done.wait(timeout=max(0.0, deadline - time.perf_counter()))
+    while (left := deadline - time.perf_counter()) > 0:
+        pending = [job for job in jobs.values() if not job.done.is_set()]
+        if not pending:
+            return
+        pending[0].done.wait(timeout=min(left, STOP_CHECK_SECONDS))
+        _ = "session_id" in st.session_state  # where Streamlit may end this run
 
 
 @contextlib.contextmanager
@@ -132,6 +149,73 @@ def _watch(
         last_draw_cost = time.perf_counter() - tick
 
 
+@dataclass
+class Watching:
+    """Which runs this session's latest comparison watches (one per session, in its state).
+
+    A script run that ends before its runs finish hands them back after a short grace,
+    unless a later script run of the same session has taken them up meanwhile: a widget
+    change reruns the page, which submits the same runs again and must not find them
+    stopped.
+    """
+
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    script_run: int = 0  # counts this session's calls of train_side_by_side
+    job_ids: frozenset[int] = frozenset()
+
+
+def _watching() -> Watching:
+    return st.session_state.setdefault("_live_watching", Watching())
+
+
+def _release_later(
+    board: TrainingBoard, me: str, watching: Watching, script_run: int, jobs: list[TrainingJob]
+) -> None:
+    """After the grace, stop watching the jobs no later script run of this session watches.
+
+    The board stops a run only when no other session watches it either.
+    """
+    if all(job.done.is_set() for job in jobs):
+        return
+
+    def release() -> None:
+        with watching.lock:
+            superseded = watching.script_run != script_run
+            kept = watching.job_ids if superseded else frozenset()
+            if not superseded:
+                watching.job_ids = frozenset()
+            for job in jobs:
+                if job.id not in kept:
+                    board.stop(job, me)
+
+    timer = threading.Timer(RELEASE_GRACE_SECONDS, release)
+    timer.daemon = True
+    timer.start()
+
+
+def _clear_after_stop(elements: list[Any]) -> None:
+    """Blank the progress bar, the live charts and the Stop button of a run Streamlit ended.
+
+    Once Streamlit has ended a run, each further Streamlit call in it raises again, so the
+    bar would stay on the page, frozen part-way. Streamlit does not interrupt a helper
+    thread that carries the run's context, so the clearing is sent from one. (When a rerun
+    ended the run, Streamlit drops what the old run sends: the new page is never blanked.)
+    """
+    ctx = get_script_run_ctx(suppress_warning=True)
+    if ctx is None or not elements:
+        return
+
+    def clear() -> None:
+        for element in elements:
+            with contextlib.suppress(Exception):  # the session may be gone already
+                element.empty()
+
+    helper = threading.Thread(target=clear, daemon=True, name="clear-stopped-run")
+    add_script_run_ctx(helper, ctx)
+    helper.start()
+    helper.join(timeout=2.0)
+
+
 def train_side_by_side(
     runs: Mapping[str, RunConfig], state_key: str
 ) -> dict[str, RunResult] | None:
@@ -139,30 +223,54 @@ def train_side_by_side(
 
     Returns the results, or None if a run could not start (the message is shown).
     The Stop button ends this session's runs between steps, keeping what was trained.
+    When the script run ends before the runs do (tab closed, Streamlit's Stop, another
+    page), this session stops watching them within seconds: a run nobody else watches
+    stops, freeing its trainer for the learners in the queue.
     """
-    board, me = training_board(), session_id()
+    board, me, watching = training_board(), session_id(), _watching()
+    jobs: dict[str, TrainingJob] = {}
+    with watching.lock:
+        try:
+            for label, config in runs.items():
+                jobs[label] = board.submit(config, me)
+        except Exception as error:
+            for job in jobs.values():  # the runs that did start are not wanted alone
+                board.stop(job, me)
+            st.error(f"Could not start training: {error}")
+            return None
+        watching.script_run += 1
+        watching.job_ids = frozenset(job.id for job in jobs.values())
+        script_run = watching.script_run
+    stop_slot: Any = None  # what this run draws while training
+    bar: Any = None
+    chart_area: Any = None
     try:
-        jobs = {label: board.submit(config, me) for label, config in runs.items()}
-    except Exception as error:
-        st.error(f"Could not start training: {error}")
-        return None
-    stop_slot = st.empty()  # the Stop button exists only while something trains
-    if stop_slot.button(
-        "Stop",
-        key=f"{state_key}_stop",
-        icon=":material/stop_circle:",
-        help="End the runs now, between two steps, and keep what was trained",
-    ):
-        for job in jobs.values():
-            board.stop(job, me)
-    n_classes = n_classes_of(next(iter(runs.values())))
-    bar = st.progress(0.0, text=_progress_text(jobs))
-    chart_area = st.empty()
-    with _counted_viewer():
-        _watch(jobs, bar, chart_area, n_classes, state_key)
+        stop_slot = st.empty()  # the Stop button exists only while something trains
+        if stop_slot.button(
+            "Stop",
+            key=f"{state_key}_stop",
+            icon=":material/stop_circle:",
+            help="End the runs now, between two steps, and keep what was trained",
+        ):
+            for job in jobs.values():
+                board.stop(job, me)
+        n_classes = n_classes_of(next(iter(runs.values())))
+        bar = st.progress(0.0, text=_progress_text(jobs))
+        chart_area = st.empty()
+        with _counted_viewer():
+            _watch(jobs, bar, chart_area, n_classes, state_key)
+    except BaseException:  # Streamlit ended the run (StopException, RerunException) or a bug
+        _release_later(board, me, watching, script_run, list(jobs.values()))
+        _clear_after_stop([shown for shown in (bar, chart_area, stop_slot) if shown is not None])
+        raise
     bar.empty()
     chart_area.empty()
     stop_slot.empty()
+    return _outcome(jobs)
+
+
+def _outcome(jobs: Mapping[str, TrainingJob]) -> dict[str, RunResult] | None:
+    """The results, or None with a message on the page saying why there are none."""
     waited = [label for label, job in jobs.items() if job.never_started]
     if waited:
         st.info(

@@ -85,6 +85,21 @@ def server() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def server_pid(server: str) -> int:
+    """The process id of the server the `server` fixture started (a child of this process)."""
+    port = server.rsplit(":", 1)[1].encode()
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            arguments = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):  # gone meanwhile
+            continue
+        if parent == os.getpid() and b"serve.py" in arguments and port in arguments:
+            return int(entry.name)
+    pytest.fail(f"no server process of this test run listens on port {port.decode()}")
+
+
+@pytest.fixture(scope="session")
 def browser() -> Iterator[object]:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"no browser at {CHROMIUM}: install Debian's chromium (see .ci/run)")
