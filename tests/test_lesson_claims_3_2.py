@@ -23,6 +23,9 @@ from torch import nn
 from torch.optim import lr_scheduler
 
 from engine.config import default_config
+from engine.data import load_data
+from engine.models import build_model
+from engine.results import RunResult
 from engine.training import train
 from engine.variants import apply_variant
 from lessons.lesson_file import lesson_path, load_lesson
@@ -140,7 +143,7 @@ FORMULAS: dict[str, Callable[[int], float]] = {  # the program's six schedules, 
 def test_front_matter_is_the_one_the_brief_gives() -> None:
     meta = tomllib.loads(RAW.split("+++")[1])
     assert (meta["id"], meta["module"], meta["title"]) == ("3.2", 3, "Learning-rate scheduling")
-    assert meta["variants"] == ["schedule_per_batch", "lr_too_high", "lr_too_low"]
+    assert meta["variants"] == ["schedule_per_batch", "no_warmup", "lr_too_high", "lr_too_low"]
     assert meta["baseline"] == {"dataset": "digits"}
     assert LESSON.variants == tuple(meta["variants"])
 
@@ -203,6 +206,62 @@ def test_warm_up_tames_the_first_epoch_of_a_deep_batch_norm_net() -> None:
     assert cold.epochs[0].val_loss > 700
     assert max(record.val_loss for record in warm.epochs) < 10
     assert cold.epochs[-1].val_acc > 0.95 and warm.epochs[-1].val_acc > 0.95
+
+
+def dead_share(run: RunResult) -> float:
+    """The mean fraction of ReLUs silent on every validation image, after the last epoch."""
+    dead = [s["dead"] for s in run.epochs[-1].activation_stats.values() if s["dead"] is not None]
+    return sum(dead) / len(dead)
+
+
+def test_without_warm_up_the_deep_layer_norm_net_collapses_on_every_seed() -> None:
+    # "On each of the five seeds we tried, the run ended at chance, 0.10 validation
+    # accuracy, with more than 40% of its ReLUs silent ... With a 30-step warm-up, the same
+    # network reached between 0.90 and 0.97, with under 5% of its ReLUs silent."
+    in_text("twelve hidden layers of 128 units", "peak rate of 0.0075 on batches of 80")
+    in_text("ended at chance, 0.10 validation accuracy", "more than 40% of its ReLUs silent")
+    in_text("30-step warm-up, the same network reached between 0.90 and 0.97")
+    warmed = apply_variant(default_config("digits"), "no_warmup").replace(warmup_steps=30)
+    assert warmed.hidden == (128,) * 12 and warmed.layer_norm and warmed.epochs == 5
+    for seed in (42, 1, 2, 3, 4):
+        cold = train(warmed.replace(seed=seed, warmup_steps=0))
+        assert round(cold.epochs[-1].val_acc, 2) == 0.10 and dead_share(cold) > 0.4, seed
+        warm = train(warmed.replace(seed=seed))
+        assert 0.90 <= warm.epochs[-1].val_acc <= 0.97 and dead_share(warm) < 0.05, seed
+
+
+def test_the_margin_is_narrow_either_side_of_the_peak_rate() -> None:
+    # "At half the peak rate, the run without warm-up escapes the collapse but is still below
+    # 0.8 after 5 epochs; at twice the rate, even the warmed-up run falls behind."
+    in_text("half the peak rate", "still below 0.8 after 5 epochs", "even the warmed-up run")
+    warmed = apply_variant(default_config("digits"), "no_warmup").replace(warmup_steps=30)
+    half_cold = train(warmed.replace(lr=warmed.lr / 2, warmup_steps=0))
+    assert 0.2 < half_cold.epochs[-1].val_acc < 0.8
+    double_warm = train(warmed.replace(lr=warmed.lr * 2))
+    assert double_warm.epochs[-1].val_acc < train(warmed).epochs[-1].val_acc - 0.1
+
+
+def test_adams_first_step_moves_every_weight_with_a_gradient_by_the_full_rate() -> None:
+    # "the first step moves every weight that has a gradient, about nine in ten, by the full
+    # 0.0075, each in the direction its own gradient points"
+    in_text("moves every weight that has a gradient, about nine in ten, by the full 0.0075")
+    config = apply_variant(default_config("digits"), "no_warmup")
+    data = load_data(config)
+    model = build_model(config, data.input_shape, data.n_classes)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    before = [p.detach().clone() for p in model.parameters()]
+    batch = data.train.inputs[: config.batch_size], data.train.targets[: config.batch_size]
+    nn.functional.cross_entropy(model(batch[0]), batch[1]).backward()
+    grads = torch.cat([p.grad.flatten() for p in model.parameters()])
+    optimizer.step()
+    after = model.parameters()
+    moves = torch.cat([(p.detach() - b).flatten() for p, b in zip(after, before, strict=True)])
+    has_gradient = grads != 0
+    assert 0.85 <= has_gradient.float().mean() <= 0.95  # about nine in ten
+    full = torch.isclose(moves.abs(), torch.tensor(config.lr), rtol=0.01)
+    # All but the tiniest gradients (near Adam's eps of 1e-8, which damps their step).
+    assert (full & (moves.sign() == -grads.sign()))[has_gradient].float().mean() > 0.99
+    assert (moves[~has_gradient] == 0).all()
 
 
 def test_summary_is_one_short_paragraph() -> None:

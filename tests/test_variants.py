@@ -221,6 +221,21 @@ def test_vanishing_gradients_starve_the_first_layer(catalogue: Comparison) -> No
     assert abs(run.epochs[-1].train_loss - LN10) < 0.1
 
 
+def dead_share(run: RunResult) -> float:
+    """The mean fraction of dead ReLUs over the layers, on the last epoch's val split."""
+    dead = [s["dead"] for s in run.epochs[-1].activation_stats.values() if s["dead"] is not None]
+    return sum(dead) / len(dead)
+
+
+def test_no_warmup_kills_the_relus_the_warm_up_keeps(catalogue: Comparison) -> None:
+    found = pair(catalogue, "no_warmup")
+    broken, warmed = found.result, found.reference
+    assert broken.config.warmup_steps == 0 and warmed.config.warmup_steps == 30
+    assert broken.steps[0].loss == warmed.steps[0].loss  # same start, same first batch
+    assert val_acc(broken) <= 0.11 and dead_share(broken) > 0.3
+    assert val_acc(warmed) >= 0.9 and dead_share(warmed) < 0.1
+
+
 def test_exploding_gradients_nan_without_clipping_only(catalogue: Comparison) -> None:
     found = pair(catalogue, "exploding_gradients")
     assert found.result.status == "diverged" and found.result.diverged_at_step is not None

@@ -133,6 +133,18 @@ DEEP_RELU_FAST = {
 DECAYED_ADAMW = {"optimizer": "adamw", "weight_decay": 0.1}
 PLAIN_SGD = {"optimizer": "sgd", "lr": 0.3}  # a step size tuned for SGD without momentum
 TANH_XAVIER = {"activation": "tanh", "init": "xavier"}
+# A deep, narrow stack (Linear -> LayerNorm -> ReLU, 12 times) at a peak lr it can only take
+# after a warm-up; 5 short epochs of 16 steps keep the pair cheap. Measured: without the
+# warm-up every seed tried ends at chance; tests/test_lesson_claims_3_2.py has the figures.
+WARMED_DEEP_LN = {
+    "hidden": (128,) * 12,
+    "layer_norm": True,
+    "batch_size": 80,
+    "epochs": 5,
+    "lr": 0.0075,
+    "schedule": "cosine",
+    "warmup_steps": 30,
+}
 TOO_LARGE_INIT_SCALE = 5.0
 
 VARIANTS = (
@@ -310,6 +322,29 @@ VARIANTS = (
         expected_label="underfitting",
         requires={"schedule": "step"},
         broken_schedule=advance_schedule_every_batch,
+    ),
+    Variant(
+        id="no_warmup",
+        title="No warm-up for a deep net at a high lr",
+        category="optimisation",
+        lessons=("3.2",),
+        symptom="Loss sticks at ln 10 from the first epoch: one class predicted for everything.",
+        healthy_code="scheduler = LambdaLR(optimizer, lr_factor('cosine', total_steps, "
+        "warmup_steps=30))",
+        broken_code="scheduler = LambdaLR(optimizer, lr_factor('cosine', total_steps, "
+        "warmup_steps=0))",
+        why="Adam's first step moves every weight by about the full lr at once: with a single "
+        "gradient seen, m / sqrt(v) is close to +-1 whatever the gradient's size. Through a "
+        "12-layer stack those coordinated moves add up, and after one such step a large share "
+        "of the ReLUs output nothing for any input. They get no gradient, so they never come "
+        "back, and the net is left predicting one class. Starting at lr / 30 and rising over "
+        "30 steps lets the same peak lr train.",
+        fix="Warm the lr up linearly over the first tens to hundreds of steps (longer for "
+        "deeper nets and higher peaks), or lower the peak lr; watch the first steps' loss and "
+        "the fraction of dead units.",
+        expected_label="collapsed",
+        requires=WARMED_DEEP_LN,
+        configure=lambda base: {"warmup_steps": 0},
     ),
     Variant(
         id="init_too_large",
