@@ -8,9 +8,14 @@ the next shuffles and dropout masks, the config and the history so far. Loading 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import os
 import tempfile
+import types
+import typing
+import warnings
 from collections.abc import Callable, Collection
 from pathlib import Path
 from typing import Any, TypeVar
@@ -25,6 +30,7 @@ FORMAT = "training-loop-lab/checkpoint-v1"
 # Settings a resumed run may change: more epochs, another device or thread count.
 RESUMABLE_CHANGES = {"epochs", "device", "threads"}
 T = TypeVar("T")
+R = TypeVar("R", StepRecord, EpochRecord)
 
 
 class CheckpointError(ValueError):
@@ -184,11 +190,14 @@ def restore(state: LoopState, path: str | Path, skip: Collection[str] = ()) -> N
             f"epochs={current.epochs}; ask for more epochs to continue"
         )
     # The history first: building records changes nothing, so a bad one leaves the run as is.
-    steps = _read(path, "steps", lambda items: [StepRecord(**s) for s in items], payload["steps"])
+    steps = _read(
+        path, "steps", lambda items: [_record(StepRecord, s) for s in items], payload["steps"]
+    )
     epochs = _read(
         path, "epochs", lambda items: list(map(_epoch_from_dict, items)), payload["epochs"]
     )
     _read(path, "model", state.parts.model.load_state_dict, payload["model"])
+    _try_a_step(state, path, payload, skip)
     if "optimizer" not in skip:
         _read(path, "optimizer", state.optimizer.load_state_dict, payload["optimizer"])
     if state.scheduler is not None and "scheduler" not in skip:
@@ -201,11 +210,48 @@ def restore(state: LoopState, path: str | Path, skip: Collection[str] = ()) -> N
     state.steps, state.epochs = steps, epochs
 
 
+def _try_a_step(
+    state: LoopState, path: str | Path, payload: dict[str, Any], skip: Collection[str]
+) -> None:
+    """Take one step with copies of the optimizer and schedule holding the saved state.
+
+    load_state_dict takes whatever the file holds (a learning rate of None, a momentum
+    buffer of the wrong shape), and the run would crash at its first step, as if the
+    learner's loop were broken. A step on copies finds that here, naming the key.
+    """
+    if payload["epoch"] >= state.parts.config.epochs:
+        return  # nothing left to train: no step will be taken
+    # Copies of the saved state too: loading keeps its tensors, and the step changes them.
+    optimizer, scheduler, saved_optimizer, saved_scheduler = copy.deepcopy(
+        (state.optimizer, state.scheduler, payload["optimizer"], payload["scheduler"])
+    )
+    if "optimizer" not in skip:
+        _read(path, "optimizer", optimizer.load_state_dict, saved_optimizer)
+    for group in optimizer.param_groups:
+        for parameter in group["params"]:
+            parameter.grad = torch.zeros_like(parameter)
+    _read(path, "optimizer", lambda _: optimizer.step(), None)
+    if scheduler is not None and "scheduler" not in skip:
+        _read(path, "scheduler", scheduler.load_state_dict, saved_scheduler)
+        plateau = isinstance(scheduler, torch.optim.lr_scheduler.ReduceLROnPlateau)
+        # The copy's optimizer.step lost the schedule's wrapper: no "step order" warning.
+        with warnings.catch_warnings(action="ignore", category=UserWarning):
+            _read(path, "scheduler", lambda _: scheduler.step(*[0.0] if plateau else []), None)
+
+
 def _read(path: str | Path, key: str, use: Callable[[Any], T], value: Any) -> T:
     """use(value), with any failure reported as one line naming the checkpoint's key."""
     try:
         return use(value)
-    except (TypeError, ValueError, KeyError, AttributeError, RuntimeError) as error:
+    except (
+        TypeError,
+        ValueError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        ArithmeticError,
+        RuntimeError,
+    ) as error:
         detail = " ".join(str(error).split())  # load_state_dict's errors span lines
         if len(detail) > 200:
             detail = detail[:200] + "..."
@@ -217,4 +263,39 @@ def _read(path: str | Path, key: str, use: Callable[[Any], T], value: Any) -> T:
 
 def _epoch_from_dict(values: dict[str, Any]) -> EpochRecord:
     counts = values.get("class_counts")
-    return EpochRecord(**{**values, "class_counts": tuple(counts) if counts else None})
+    return _record(EpochRecord, {**values, "class_counts": tuple(counts) if counts else None})
+
+
+def _record(kind: type[R], values: dict[str, Any]) -> R:
+    """A StepRecord or EpochRecord from its saved dict. Raises TypeError naming the first
+    field whose value is not of the field's type: a hand-edited history would otherwise
+    break the diagnosis and the printed table after the run, not here."""
+    record = kind(**values)
+    for name, hint in _field_types(kind).items():
+        if not _fits(getattr(record, name), hint):
+            expected = hint.__name__ if isinstance(hint, type) else str(hint)
+            raise TypeError(f"{name} = {getattr(record, name)!r:.40} is not {expected}")
+    return record
+
+
+@functools.cache
+def _field_types(kind: type) -> dict[str, Any]:
+    return typing.get_type_hints(kind)  # once per record class, not once per saved step
+
+
+def _fits(value: object, hint: Any) -> bool:
+    """Whether a value read from a checkpoint is of a record field's type."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if hint in (int, float):  # a whole number is a fine float; a bool is no number here
+        return isinstance(value, int if hint is int else int | float) and type(value) is not bool
+    if hint is type(None):
+        return value is None
+    if origin is types.UnionType:
+        return any(_fits(value, arg) for arg in args)
+    if origin is tuple:  # tuple[int, ...]
+        return isinstance(value, tuple) and all(_fits(item, args[0]) for item in value)
+    if origin is dict:
+        return isinstance(value, dict) and all(
+            isinstance(key, str) and _fits(item, args[1]) for key, item in value.items()
+        )
+    return False

@@ -259,7 +259,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         DistributedUnavailableError,
         ValueError,
     ) as error:
-        print(f"error: {error}".splitlines()[0], file=sys.stderr)
+        # One line, all of it: a message's example log or a path holding a line break is
+        # joined on, not cut off ("... e.g." and nothing after it).
+        print(" ".join(f"error: {error}".splitlines()), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -411,8 +413,10 @@ def _read_files(paths: Sequence[str]) -> list[tuple[str, bytes]]:
         try:
             with open(path, "rb") as file:
                 files.append((Path(path).name, file.read(MAX_LOG_BYTES + 1)))
-        except OSError as error:
-            raise UsageError(f"cannot read {path}: {error.strerror}") from None
+        except (OSError, ValueError) as error:  # ValueError: a NUL byte in the path
+            raise UsageError(
+                f"cannot read {path!r}: {getattr(error, 'strerror', None) or error}"
+            ) from None
     return files
 
 

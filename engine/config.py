@@ -272,7 +272,12 @@ def _check_combinations(config: RunConfig) -> None:
     if config.augment and config.dataset not in IMAGE_SETS:
         raise ConfigError("augment", True, "false for a dataset that is not images")
     if config.resume_at is not None and config.resume_at >= config.epochs:
-        raise ConfigError("resume_at", config.resume_at, f"an epoch from 1 to {config.epochs - 1}")
+        allowed = (
+            f"an epoch from 1 to {config.epochs - 1}"
+            if config.epochs > 1
+            else "None when epochs = 1 (a resume needs an epoch after it)"
+        )
+        raise ConfigError("resume_at", config.resume_at, allowed)
     _check_optimizer_options(config)
     _check_schedule_options(config)
 
@@ -312,7 +317,11 @@ def _check_betas(betas: object) -> None:
 
 
 def _check_milestones(milestones: object, epochs: int) -> None:
-    allowed = f"up to {MAX_MILESTONES} increasing epochs, each from 1 to {epochs - 1}"
+    allowed = (
+        f"up to {MAX_MILESTONES} increasing epochs, each from 1 to {epochs - 1}"
+        if epochs > 1
+        else "() when epochs = 1 (a milestone needs an epoch after it)"
+    )
     if not isinstance(milestones, tuple) or len(milestones) > MAX_MILESTONES:
         raise ConfigError("milestones", milestones, allowed)
     for milestone in milestones:

@@ -13,7 +13,7 @@ import json
 import re
 from dataclasses import dataclass
 
-from engine.log_table import Cells, LogFormatError, LogTable
+from engine.log_table import Cells, LogFormatError, LogTable, quote
 
 Row = dict[str, object]  # column name -> the value one log line or entry gave it
 Reading = tuple[LogTable, int]  # a format's table, and how many pieces of the text it used
@@ -29,7 +29,8 @@ _HF_HINTS = {"train_loss": ("loss",), "val_loss": ("eval_loss",), "val_acc": ("e
 _TRAINER_STATE_EXAMPLE = '{"loss": 0.51, "step": 10, "epoch": 0.04}'
 
 _KERAS_EPOCH = re.compile(r"^\s*Epoch (\d+)/(\d+)")
-_KERAS_COUNTER = re.compile(r"^\s*(\d+)/(\d+)\b")
+# At most 18 digits: a longer run of digits is no batch count, and int() refuses 4,300 or more.
+_KERAS_COUNTER = re.compile(r"^\s*(\d{1,18})/(\d{1,18})\b")
 # "- ETA: 15:00" is the time left, not a metric.
 _KERAS_METRIC = re.compile(rf"(?:^|\s)-\s+(?!ETA:)([A-Za-z_]\w*):\s+({_NUMBER})(?![\w.:])")
 _KERAS_HINTS = {
@@ -49,7 +50,7 @@ _HF_PAIR = re.compile(rf"['\"](\w+)['\"]\s*:\s*(?:[\w.]+\()?['\"]?({_NUMBER})")
 # that "3/10" is never read as a value and the words around them cannot join a name.
 _COUNTER = re.compile(
     r"(?<![\w/])(?P<word>epoch|global[ _]step|step|iteration|iter|batch)"
-    r"\s*[:=#]?\s*\[?\s*(?P<n>\d+(?:\.\d+)?)(?:\s*(?:/|of)\s*(?P<total>\d+))?\s*\]?(?!\w)",
+    r"\s*[:=#]?\s*\[?\s*(?P<n>\d+(?:\.\d+)?)(?:\s*(?:/|of)\s*(?P<total>\d{1,18}))?\s*\]?(?!\w)",
     re.IGNORECASE,
 )
 _LOG_LEVEL = re.compile(r"\b(?:DEBUG|INFO|WARNING|WARN|ERROR|CRITICAL)\b")
@@ -120,7 +121,7 @@ def _log_history(state: dict[str, object]) -> list[dict[str, object]]:
     """The state's log_history entries; LogFormatError when there is no list of dicts."""
     history = state.get("log_history")
     if not isinstance(history, list):
-        keys = ", ".join(list(map(str, state))[:8]) or "none"
+        keys = quote(", ".join(list(map(str, state))[:8]), 200) or "none"
         found = "no log_history list" if history is None else "a log_history that is no list"
         raise LogFormatError(
             f"The JSON has {found} (its keys: {keys}). Expected the trainer_state.json that "

@@ -13,7 +13,7 @@ import io
 import math
 import re
 
-from engine.log_table import Cells, LogFormatError, LogTable
+from engine.log_table import Cells, LogFormatError, LogTable, quote
 
 SNIPPET = "epoch,train_loss,val_loss\n1,2.10,2.05"
 _MISSING_WORDS = {"nan", "-nan", "na", "n/a", "null", "none"}
@@ -57,7 +57,7 @@ def read_rows(text: str, delimiter: str, max_rows: int) -> Rows:
             f"epoch, e.g.\n{SNIPPET}"
         )
     if len(rows) < 2:
-        names = ", ".join(f.strip() for f in rows[0][1])
+        names = quote(", ".join(f.strip() for f in rows[0][1]), 200)
         raise LogFormatError(
             f"The log has a header ({names}) but no data rows. Expected one row per epoch "
             f"below the header, e.g.\n{SNIPPET}"
@@ -80,8 +80,8 @@ def read_csv_table(rows: Rows, delimiter: str) -> LogTable:
     header = [name.strip().strip("\"'") for name in rows[0][1]]
     if header and all(looks_numeric(name) for name in header):
         raise LogFormatError(
-            f"The first row ({', '.join(header)}) looks like data, not a header. Expected "
-            f"a header row naming the columns first, e.g.\n{SNIPPET}"
+            f"The first row ({quote(', '.join(header), 200)}) looks like data, not a header. "
+            f"Expected a header row naming the columns first, e.g.\n{SNIPPET}"
         )
     _check_widths(rows, delimiter)
     columns: dict[str, Cells] = {}
@@ -135,10 +135,10 @@ def parse_cell(cell: str, decimal_comma: bool = False) -> float | None:
 
 def bad_cell_message(column: str, row_number: int, line: int, cell: str) -> str:
     """What is wrong with a cell that should hold a number, and what is expected."""
-    shown = cell.strip()[:40]
+    shown = quote(cell.strip(), 40)
     hint = " (log loss.item(), not the tensor)" if shown.startswith("tensor(") else ""
     return (
-        f"Row {row_number} (line {line}): column '{column}' holds '{shown}', which "
+        f"Row {row_number} (line {line}): column '{quote(column)}' holds '{shown}', which "
         f"is not a number. Expected a plain number{hint}, or blank / nan / inf for a "
         "missing or diverged value."
     )

@@ -13,7 +13,7 @@ import math
 import re
 from collections.abc import Mapping
 
-from engine.log_table import Cells, LogFormatError, LogTable, TrainingLog
+from engine.log_table import Cells, LogFormatError, LogTable, TrainingLog, quote
 
 ROLES = ("train_loss", "val_loss", "train_acc", "val_acc", "x", "learning_rate")
 SNIPPET = "epoch,train_loss,val_loss\n1,2.10,2.05"
@@ -101,20 +101,23 @@ def _check_unreadable(table: LogTable, picked: dict[str, str]) -> None:
 
 def _check_role(role: str) -> None:
     if role not in ROLES:
-        raise LogFormatError(f"'{role}' is not a column role. Expected one of: {', '.join(ROLES)}.")
+        raise LogFormatError(
+            f"'{quote(role)}' is not a column role. Expected one of: {', '.join(ROLES)}."
+        )
 
 
 def _checked_override(table: LogTable, role: str, name: str) -> str:
     if name in table.unreadable:
         raise LogFormatError(
-            f"Column '{name}' cannot be the {role.replace('_', ' ')}: {table.unreadable[name]}"
+            f"Column '{quote(name)}' cannot be the {role.replace('_', ' ')}: "
+            f"{table.unreadable[name]}"
         )
     if name not in table.columns:
         close = difflib.get_close_matches(name, list(table.columns), 1, 0.6)
-        hint = f" Did you mean '{close[0]}'?" if close else ""
+        hint = f" Did you mean '{quote(close[0])}'?" if close else ""
         raise LogFormatError(
-            f"The log has no column '{name}' for the {role.replace('_', ' ')}.{hint} "
-            f"Expected one of its numeric columns: {', '.join(table.columns)}."
+            f"The log has no column '{quote(name)}' for the {role.replace('_', ' ')}.{hint} "
+            f"Expected one of its numeric columns: {quote(', '.join(table.columns), 200)}."
         )
     return name
 
@@ -138,8 +141,8 @@ def build_log(
     train_rows = _rows_with(table.columns[columns["train_loss"]])
     if not train_rows:
         raise LogFormatError(
-            f"The train loss column '{columns['train_loss']}' is blank on every row. Expected "
-            "a number (or nan) on each row."
+            f"The train loss column '{quote(columns['train_loss'])}' is blank on every row. "
+            "Expected a number (or nan) on each row."
         )
     x_name, x_column = _x_axis(table, columns)
     x_values = table.columns[x_column] if x_column else None
@@ -200,9 +203,10 @@ def _at(x_values: Cells | None, rows: list[int], column: str) -> tuple[float, ..
     for row in rows:
         value = x_values[row]
         if value is None or not math.isfinite(value):
+            name = quote(column)
             raise LogFormatError(
-                f"Row {row + 1}: column '{column}' is {'blank' if value is None else value}. "
-                f"Expected a number in the '{column}' column on every row that logs a loss "
+                f"Row {row + 1}: column '{name}' is {'blank' if value is None else value}. "
+                f"Expected a number in the '{name}' column on every row that logs a loss "
                 f"(or no such column at all)."
             )
     return tuple(float(x_values[row]) for row in rows)  # type: ignore[arg-type]
@@ -228,8 +232,8 @@ def _accuracy(table: LogTable, name: str | None, rows: list[int]) -> tuple[float
     if min(finite) < 0 or max(finite) > 100:
         bad = min(finite) if min(finite) < 0 else max(finite)
         raise LogFormatError(
-            f"Column '{name}' holds the accuracy {bad:g}. Expected fractions from 0 to 1 "
-            "or percentages from 0 to 100."
+            f"Column '{quote(name or '')}' holds the accuracy {bad:g}. Expected fractions "
+            "from 0 to 1 or percentages from 0 to 100."
         )
     scale = 100.0 if max(finite) > 1.0 else 1.0  # 97.5 means 97.5 %
     return tuple(v / scale for v in values)
@@ -251,12 +255,12 @@ def _acc_name(columns: dict[str, str]) -> str:
 
 
 def _missing_loss_message(table: LogTable) -> str:
-    names = ", ".join(table.columns) or ", ".join(table.unreadable)
+    names = quote(", ".join(table.columns) or ", ".join(table.unreadable), 200)
     hint = ""
     for name in table.columns:
         close = difflib.get_close_matches(normalise(name), _SYNONYMS["train_loss"], 1, 0.75)
         if close and _role_of(name) is None:
-            hint = f" Did you mean train_loss instead of '{name}'?"
+            hint = f" Did you mean train_loss instead of '{quote(name)}'?"
             break
     return (
         f"No train loss column found (columns: {names}).{hint} Expected a column named "

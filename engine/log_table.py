@@ -19,6 +19,16 @@ class LogFormatError(ValueError):
     """A user's log could not be read; the message says what was wrong and what is expected."""
 
 
+def quote(text: str, limit: int = 60) -> str:
+    """A name or cell from the learner's log as an error message quotes it: on one line (the
+    command line prints a message's first line only) and at most `limit` characters, saying
+    how long it was when cut."""
+    one_line = " ".join(text.splitlines())
+    if len(one_line) <= limit:
+        return one_line
+    return f"{one_line[:limit]}… ({len(one_line):,} characters)"
+
+
 @dataclass(frozen=True)
 class TrainingLog:
     """One run's curves, from the engine or from a learner's own log."""

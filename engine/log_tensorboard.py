@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, NamedTuple
 
-from engine.log_table import Cells, LogFormatError, LogTable
+from engine.log_table import Cells, LogFormatError, LogTable, quote
 
 if TYPE_CHECKING:
     from tensorboard.compat.proto.event_pb2 import Event
@@ -192,7 +192,7 @@ def _scalar(value: Summary.Value) -> float | None:
 
 def _no_scalars_message(scan: _Scan, raw: bytes) -> str:
     """What the file holds instead of scalars, and whether it was damaged."""
-    held = [f"{kind} '{tag}'" if tag else kind for tag, kind in scan.kinds.items()]
+    held = [f"{kind} '{quote(tag)}'" if tag else kind for tag, kind in scan.kinds.items()]
     shown = ", ".join(held[:8]) + (f" and {len(held) - 8} more" if len(held) > 8 else "")
     holds = f" It holds {shown}." if held else " It holds no values at all."
     whole, clean_end = _framed_records(raw)
@@ -265,11 +265,13 @@ def _read_export(file_name: str, text: str) -> tuple[str, list[_Export]]:
     kind = export_kind(header)
     if kind is None:
         raise LogFormatError(
-            f"'{file_name}' is not a chart export: its header is {', '.join(header)[:200]}. "
-            f"{EXPORTS_EXPECTED}"
+            f"'{quote(file_name)}' is not a chart export: its header is "
+            f"{quote(', '.join(header), 200)}. {EXPORTS_EXPECTED}"
         )
     if len(rows) < 2:
-        raise LogFormatError(f"'{file_name}' has a header but no data rows. {EXPORTS_EXPECTED}")
+        raise LogFormatError(
+            f"'{quote(file_name)}' has a header but no data rows. {EXPORTS_EXPECTED}"
+        )
     stem = PurePath(file_name.replace("\\", "/")).stem
     if kind == "tensorboard_csv":
         values = _series(file_name, rows, step_index=1, index=2)
@@ -294,11 +296,11 @@ def _csv_rows(file_name: str, text: str) -> Rows:
         rows = [(reader.line_num, fields) for fields in reader if any(f.strip() for f in fields)]
     except csv.Error as err:
         raise LogFormatError(
-            f"'{file_name}', line {reader.line_num}, could not be read as CSV ({err}). "
+            f"'{quote(file_name)}', line {reader.line_num}, could not be read as CSV ({err}). "
             f"{EXPORTS_EXPECTED}"
         ) from err
     if not rows:
-        raise LogFormatError(f"'{file_name}' is empty. {EXPORTS_EXPECTED}")
+        raise LogFormatError(f"'{quote(file_name)}' is empty. {EXPORTS_EXPECTED}")
     return rows
 
 
@@ -310,14 +312,14 @@ def _series(file_name: str, rows: Rows, step_index: int, index: int) -> Series:
     for line, fields in rows[1:]:
         if len(fields) < len(header):
             raise LogFormatError(
-                f"'{file_name}', line {line}, has {len(fields)} cells but the header has "
+                f"'{quote(file_name)}', line {line}, has {len(fields)} cells but the header has "
                 f"{len(header)} columns. {EXPORTS_EXPECTED}"
             )
         step = _number(file_name, line, header[step_index], fields[step_index])
         if step is None:
             raise LogFormatError(
-                f"'{file_name}', line {line}: the {header[step_index]} cell is blank. Expected the "
-                "step of every row."
+                f"'{quote(file_name)}', line {line}: the {quote(header[step_index])} cell is "
+                "blank. Expected the step of every row."
             )
         value = _number(file_name, line, header[index], fields[index])
         if value is not None:
@@ -334,7 +336,8 @@ def _number(file_name: str, line: int, column: str, cell: str) -> float | None:
         return float(text)
     except ValueError:
         raise LogFormatError(
-            f"'{file_name}', line {line}: the '{column}' cell holds '{text[:40]}', which is "
+            f"'{quote(file_name)}', line {line}: the '{quote(column)}' cell holds "
+            f"'{quote(text, 40)}', which is "
             "not a number. Expected a number in every step and value cell, blank where "
             "nothing was logged."
         ) from None

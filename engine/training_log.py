@@ -153,10 +153,11 @@ def _read_bytes(
         try:
             with open(path_or_buffer, "rb") as file:
                 raw: bytes | str = file.read(max_bytes + 1)
-        except OSError as err:
+        except (OSError, ValueError) as err:  # ValueError: a NUL byte in the path
+            reason = getattr(err, "strerror", None) or err
             raise LogFormatError(
                 f"Could not open the log file {os.fspath(path_or_buffer)!r}: "
-                f"{err.strerror or err}. Expected the path of a readable log file."
+                f"{reason}. Expected the path of a readable log file."
             ) from err
     else:
         raw = path_or_buffer.read(max_bytes + 1)
