@@ -325,9 +325,10 @@ def named_gradient_norms(
     if not named:
         return 0.0, {}
     # A gradient that is None (never computed, or wiped by zero_grad) is a zero gradient.
-    grads = [p.grad.detach() if p.grad is not None else p.new_zeros(1) for _, p in named]
+    # Gradients carry no graph of their own, so they need no detach.
+    grads = [p.grad if p.grad is not None else p.new_zeros(1) for _, p in named]
     # One fused call for all tensors: this runs every step, so it must stay cheap.
-    norms = torch.stack(torch._foreach_norm(grads)).tolist()
+    norms = [norm.item() for norm in torch._foreach_norm(grads)]
     total = math.sqrt(sum(norm * norm for norm in norms))
     layers = {
         name.removesuffix(".weight"): norm
