@@ -100,9 +100,6 @@ class BatchDataset(Dataset[tuple[Tensor, Tensor]]):
         return self.inputs.index_select(0, positions), self.targets.index_select(0, positions)
 
 
-GATHER_ROWS = 4096  # rows gathered at once by Batches (all of digits' training split)
-
-
 class Batches:
     """One epoch's batches, in exactly the order a `DataLoader` over the same samplers gives.
 
@@ -126,16 +123,8 @@ class Batches:
         # masks, augmentation) identical to a DataLoader-fed loop such as the exported script.
         torch.empty((), dtype=torch.int64).random_()
         positions = torch.tensor(list(self.order), dtype=torch.long)  # one shuffle per epoch
-        # Gather many batches' rows at once and hand out slices: one copy per chunk instead
-        # of one small gather per step; the chunk bounds the extra memory on large datasets.
-        chunk = self.batch_size * max(1, GATHER_ROWS // self.batch_size)
-        for rows in positions.split(chunk):
-            inputs, targets = self.dataset[rows]
-            for start in range(0, len(rows), self.batch_size):
-                yield (
-                    inputs[start : start + self.batch_size],
-                    targets[start : start + self.batch_size],
-                )
+        for batch in positions.split(self.batch_size):
+            yield self.dataset[batch]
 
 
 def make_loader(
