@@ -108,9 +108,7 @@ def live_answers() -> None:
         st.button("Start a new class", on_click=forget_class, type="primary")
         return
     question, answers = st.columns(2)
-    hidden = view.game == HUNT and not view.revealed
-    title = f"Mystery {view.position}" if hidden else view.demo.title
-    question.markdown(f"# {view.position}/{view.deck_size} · {title}")
+    question.markdown(f"# {view.position}/{view.deck_size} · {view.shown_title}")
     question.markdown(f"### {view.demo.question}")
     question.metric("Answered", f"{view.answered} of {view.joined}")
     answers.vega_lite_chart(answer_counts_chart(view), width="stretch", height=320)

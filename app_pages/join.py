@@ -67,9 +67,7 @@ def student_screen(code: str) -> None:
         st.warning(plain(problem))
     st.caption(f"{plain(shorten(view.deck_name, 60))} · demo {view.position} of {view.deck_size}")
     hunt = view.game == HUNT
-    st.markdown(
-        f"## {f'Mystery {view.position}' if hunt and not view.revealed else view.demo.title}"
-    )
+    st.markdown(f"## {view.shown_title}")
     st.markdown(f"**{view.demo.question}**")
     key = f"class_student_{view.position}"
     # The live curves are on the projector: a student's screen reruns once, when trained.

@@ -83,6 +83,16 @@ class ClassView:
     scores: tuple[tuple[str, int], ...] = ()  # (nickname, right guesses), best first
 
     @property
+    def hides_bug(self) -> bool:
+        """A hunt's mystery before its reveal: the bug's name stays off every screen."""
+        return self.game == HUNT and not self.revealed
+
+    @property
+    def shown_title(self) -> str:
+        """The demo's title as screens show it: "Mystery N" while a hunt hides the bug."""
+        return f"Mystery {self.position}" if self.hides_bug else self.demo.title
+
+    @property
     def shows_runs(self) -> bool:
         """Whether screens show the demo's curves now: after a reveal, or all along in a hunt."""
         return self.revealed or self.game == HUNT

@@ -22,7 +22,7 @@ from engine.results import RunResult
 from engine.variants import get_variant
 from training_service.board import TrainingJob
 from training_service.class_news import NEWS_PATH, class_baseline, demo_runs, news_served
-from training_service.classroom import HUNT, ClassroomError, ClassView, shared_classroom
+from training_service.classroom import ClassroomError, ClassView, shared_classroom
 from ui.board import training_board
 from ui.charts import CHART_TITLES, comparison_specs, projector_spec
 from ui.live import _progress_text, curves_of, n_classes_of
@@ -188,7 +188,7 @@ def show_runs(
     jobs = demo_jobs(view.demo.variant, view.code)
     results = finished(jobs)
     shown = jobs
-    if view.game == HUNT and not view.revealed:  # the mystery's name stays off the screen
+    if view.hides_bug:
         secret = view.demo.variant  # also in a fixed twin's label ("<bug> fixed")
         shown = {label.replace(secret, "mystery"): job for label, job in jobs.items()}
     if results is None:
